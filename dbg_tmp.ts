@@ -1,0 +1,18 @@
+import * as tf from "@tensorflow/tfjs";
+import { initWebGpu } from "./lib/webgpu.ts";
+await initWebGpu();
+const [B,K,N]=[8,19200,2000];
+const wv = new Float32Array(K*N).map(()=>Math.random()-0.5);
+const xv = new Float32Array(B*K).map(()=>Math.random()-0.5);
+const bv = new Float32Array(N).map(()=>Math.random()-0.5);
+let s=0; for (let k=0;k<K;k++) s+= xv[k]*wv[k*N]; s+=bv[0]; console.log("want y0", Math.max(s,0), "pre", s);
+const w = tf.tensor(wv,[K,N]); const x = tf.tensor(xv,[B,K]); const b = tf.tensor(bv,[N]);
+const f = (a: tf.Tensor, bb: tf.Tensor, c: tf.Tensor): tf.Tensor => tf.fused.matMul({a: a as tf.Tensor2D, b: bb as tf.Tensor2D, bias: c, activation: "relu"});
+const y = f(x,w,b);
+console.log("y0 direct", (await y.data())[0]);
+const y2 = f(x,w,b);
+const [dx, dw, db] = tf.grads((a, bb, c) => f(a, bb, c).sum())([x, w, b]);
+console.log("y0 after grads", (await y2.data())[0]);
+const y3 = f(x,w,b);
+const v = tf.variable(w.mul(1));
+console.log("y0 after mul", (await y3.data())[0]);

@@ -1,0 +1,95 @@
+/**
+ * Small file helpers: atomic writes (temp file + rename) and messages that
+ * name the exact permission flag a missing permission needs.
+ *
+ * @module
+ */
+
+/**
+ * Writes bytes or text atomically: to `path.tmp-<random>` first, then
+ * renamed over `path`, so readers never see half a file.
+ *
+ * @example
+ * ```ts ignore
+ * import { writeFileAtomic } from "./fs_util.ts";
+ * await writeFileAtomic("out.json", "{}");
+ * ```
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+): Promise<void> {
+  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
+    else await Deno.writeFile(tmp, data);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw explainFsError(e, path, "write");
+  }
+}
+
+/**
+ * Turns a Deno file-system error into one that names the path and, for a
+ * missing permission, the flag to add.
+ *
+ * @example
+ * ```ts
+ * import { explainFsError } from "./fs_util.ts";
+ * const e = explainFsError(new Deno.errors.NotFound("x"), "a.txt", "read");
+ * console.log(e.message); // a.txt: file not found
+ * ```
+ */
+export function explainFsError(
+  e: unknown,
+  path: string,
+  mode: "read" | "write",
+): Error {
+  if (e instanceof Deno.errors.NotFound) {
+    return new Error(`${path}: file not found`);
+  }
+  if (
+    e instanceof Deno.errors.PermissionDenied ||
+    (e instanceof Error && e.name === "NotCapable")
+  ) {
+    return new Error(
+      `${path}: no ${mode} permission: run deno with --allow-${mode}=${path}`,
+    );
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/**
+ * Reads a file, with errors that name the path (and permission flag).
+ *
+ * @example
+ * ```ts ignore
+ * import { readBytes } from "./fs_util.ts";
+ * const bytes = await readBytes("fixtures/face.jpg");
+ * ```
+ */
+export async function readBytes(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    throw explainFsError(e, path, "read");
+  }
+}
+
+/**
+ * Creates a folder (and parents), with a clear error.
+ *
+ * @example
+ * ```ts ignore
+ * import { ensureDir } from "./fs_util.ts";
+ * await ensureDir("runs/part1");
+ * ```
+ */
+export async function ensureDir(path: string): Promise<void> {
+  try {
+    await Deno.mkdir(path, { recursive: true });
+  } catch (e) {
+    throw explainFsError(e, path, "write");
+  }
+}

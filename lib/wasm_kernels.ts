@@ -1,0 +1,366 @@
+/**
+ * Training kernels for the tfjs WebAssembly backend.
+ *
+ * The stock `@tensorflow/tfjs-backend-wasm` package cannot train conv nets
+ * (`Conv2DBackpropFilter` is not registered) and its `Conv2DBackpropInput` and
+ * transposed `BatchMatMul` paths are scalar loops. This module registers
+ * replacements that are compositions of the fast (XNNPACK-backed) wasm
+ * kernels `Conv2D`, `BatchMatMul` (non-transposed), `Transpose`, `Reverse`,
+ * `PadV2`, `Slice` and `Reshape`. Every intermediate tensor is released with
+ * `backend.disposeData`, so the number of live tensors does not grow.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+
+type Backend = tf.KernelBackend;
+type Info = tf.TensorInfo;
+type Pads = [number, number, number, number];
+type KernelArgs = {
+  inputs: tf.NamedTensorInfoMap;
+  backend: Backend;
+  attrs?: tf.NamedAttrMap;
+};
+
+const BACKEND = "wasm";
+
+/** Stock kernels captured before any replacement is registered. */
+const stock = new Map<string, tf.KernelConfig>();
+let registered = false;
+
+function stockKernel(name: string): tf.KernelConfig {
+  let config = stock.get(name);
+  if (config === undefined) {
+    config = tf.getKernel(name, BACKEND);
+    if (config === undefined) {
+      throw new Error(`wasm kernel '${name}' is not registered`);
+    }
+    stock.set(name, config);
+  }
+  return config;
+}
+
+function run(
+  name: string,
+  backend: Backend,
+  inputs: tf.NamedTensorInfoMap,
+  attrs: tf.NamedAttrMap = {},
+): Info {
+  const out = stockKernel(name).kernelFunc({ inputs, backend, attrs });
+  if (Array.isArray(out)) {
+    throw new Error(`wasm kernel '${name}' returned several outputs`);
+  }
+  return out;
+}
+
+function release(backend: Backend, ...infos: Info[]): void {
+  for (const info of infos) backend.disposeData(info.dataId);
+}
+
+function reshape(backend: Backend, x: Info, shape: number[]): Info {
+  return run("Reshape", backend, { x }, { shape });
+}
+
+function transpose(backend: Backend, x: Info, perm: number[]): Info {
+  return run("Transpose", backend, { x }, { perm });
+}
+
+function size(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Conv2D (NHWC, stride and dilation given per axis) with explicit padding
+ * that may be negative; negative padding crops the input first.
+ * Takes ownership of nothing; returns a new tensor.
+ */
+function convExplicit(
+  backend: Backend,
+  x: Info,
+  filter: Info,
+  pads: Pads,
+  strides: [number, number],
+  dilations: [number, number],
+): Info {
+  const [top, bottom, left, right] = pads;
+  let input = x;
+  if (top < 0 || bottom < 0 || left < 0 || right < 0) {
+    const [n, h, w, c] = x.shape;
+    const y0 = Math.max(0, -top);
+    const x0 = Math.max(0, -left);
+    const hh = h - y0 - Math.max(0, -bottom);
+    const ww = w - x0 - Math.max(0, -right);
+    input = run("Slice", backend, { x }, {
+      begin: [0, y0, x0, 0],
+      size: [n, hh, ww, c],
+    });
+  }
+  const pad: tf.backend_util.ExplicitPadding = [
+    [0, 0],
+    [Math.max(0, top), Math.max(0, bottom)],
+    [Math.max(0, left), Math.max(0, right)],
+    [0, 0],
+  ];
+  const out = run("Conv2D", backend, { x: input, filter }, {
+    strides,
+    pad,
+    dataFormat: "NHWC",
+    dilations,
+    dimRoundingMode: "floor",
+  });
+  if (input !== x) release(backend, input);
+  return out;
+}
+
+function pair(v: number | number[] | undefined): [number, number] {
+  if (v === undefined) return [1, 1];
+  return typeof v === "number" ? [v, v] : [v[0], v[1]];
+}
+
+function checkNHWC(dataFormat: unknown, kernel: string): void {
+  if (dataFormat !== undefined && dataFormat !== "NHWC") {
+    throw new Error(`${kernel}: only dataFormat NHWC is supported on wasm`);
+  }
+}
+
+/**
+ * dW[kh,kw,ci,co] = sum over n,oh,ow of
+ * x[n, oh*s + kh*d - top, ow*s + kw*d - left, ci] * dy[n, oh, ow, co].
+ *
+ * That is a convolution of x' = x transposed to [ci, h, w, n] (channels as
+ * batch) with dy' = dy transposed to [oh, ow, n, co] as the filter, using
+ * stride d and dilation s; its output [ci, kh, kw, co] is transposed back.
+ */
+function conv2DBackpropFilter(args: KernelArgs): Info {
+  const { inputs, backend } = args;
+  const attrs = (args.attrs ?? {}) as unknown as
+    & tf.Conv2DBackpropFilterAttrs
+    & { dilations?: number | [number, number] };
+  const x = inputs.x as Info;
+  const dy = inputs.dy as Info;
+  checkNHWC(attrs.dataFormat, "Conv2DBackpropFilter");
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    "channelsLast",
+  );
+  const [, inH, inW] = x.shape;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const { dilationHeight: dh, dilationWidth: dw } = info;
+  const { filterHeight: kh, filterWidth: kw } = info;
+  const { outHeight: oh, outWidth: ow } = info;
+  if (dy.shape[1] !== oh || dy.shape[2] !== ow) {
+    throw new Error(
+      `Conv2DBackpropFilter: dy shape ${dy.shape} does not match ` +
+        `expected output ${info.outShape}`,
+    );
+  }
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  // Chosen so that the output has exactly kh x kw rows/columns.
+  const bottom = (kh - 1) * dh + (oh - 1) * sh + 1 - inH - top;
+  const right = (kw - 1) * dw + (ow - 1) * sw + 1 - inW - left;
+
+  const xT = transpose(backend, x, [3, 1, 2, 0]);
+  const dyT = transpose(backend, dy, [1, 2, 0, 3]);
+  const res = convExplicit(
+    backend,
+    xT,
+    dyT,
+    [top, bottom, left, right],
+    [dh, dw],
+    [sh, sw],
+  );
+  release(backend, xT, dyT);
+  const out = transpose(backend, res, [1, 2, 0, 3]);
+  release(backend, res);
+  return out;
+}
+
+/**
+ * Inserts stride-1 zeros after every row and column of dy:
+ * [n, oh, ow, c] -> [n, oh*sh, ow*sw, c].
+ */
+function zeroInsert(backend: Backend, dy: Info, sh: number, sw: number): Info {
+  const [n, oh, ow, c] = dy.shape;
+  const r = reshape(backend, dy, [n, oh, 1, ow, 1, c]);
+  const p = run("PadV2", backend, { x: r }, {
+    paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]],
+    constantValue: 0,
+  });
+  release(backend, r);
+  const out = reshape(backend, p, [n, oh * sh, ow * sw, c]);
+  release(backend, p);
+  return out;
+}
+
+/**
+ * dx = conv(dy zero-inserted by the stride, filter rotated by 180 degrees
+ * with in/out channels swapped), stride 1, padding kh-1-top on top and
+ * whatever makes the output exactly as tall as x at the bottom.
+ */
+function conv2DBackpropInput(args: KernelArgs): Info {
+  const { inputs, backend } = args;
+  const attrs = (args.attrs ?? {}) as unknown as tf.Conv2DBackpropInputAttrs;
+  const dy = inputs.dy as Info;
+  const filter = inputs.filter as Info;
+  checkNHWC(attrs.dataFormat, "Conv2DBackpropInput");
+  const info = tf.backend_util.computeConv2DInfo(
+    attrs.inputShape,
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    "channelsLast",
+  );
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const { filterHeight: kh, filterWidth: kw } = info;
+  const { inHeight: inH, inWidth: inW } = info;
+  const [, oh, ow] = dy.shape;
+
+  const rev = run("Reverse", backend, { x: filter }, { dims: [0, 1] });
+  const rot = transpose(backend, rev, [0, 1, 3, 2]);
+  release(backend, rev);
+
+  const dilated = sh > 1 || sw > 1 ? zeroInsert(backend, dy, sh, sw) : dy;
+  // Rows of the zero-inserted dy (including trailing zeros).
+  const dh = dilated.shape[1];
+  const dwid = dilated.shape[2];
+  const top = kh - 1 - info.padInfo.top;
+  const left = kw - 1 - info.padInfo.left;
+  const bottom = inH + kh - 1 - dh - top;
+  const right = inW + kw - 1 - dwid - left;
+  // Sanity: (oh-1)*sh+1 <= dh holds by construction.
+  void oh;
+  void ow;
+  const out = convExplicit(
+    backend,
+    dilated,
+    rot,
+    [top, bottom, left, right],
+    [1, 1],
+    [1, 1],
+  );
+  if (dilated !== dy) release(backend, dilated);
+  release(backend, rot);
+  return out;
+}
+
+/**
+ * BatchMatMul with transposeA/transposeB computed as explicit transposes
+ * followed by the fast non-transposed kernel. For single-batch products the
+ * cheaper of `A·B` and `(Bᵀ·Aᵀ)ᵀ` is used: the right operand is repacked by
+ * XNNPACK on every call, so it pays to make the smaller matrix the right one.
+ */
+function batchMatMul(args: KernelArgs): Info {
+  const { inputs, backend } = args;
+  const attrs = (args.attrs ?? {}) as unknown as tf.BatchMatMulAttrs;
+  const a = inputs.a as Info;
+  const b = inputs.b as Info;
+  const tA = attrs.transposeA === true;
+  const tB = attrs.transposeB === true;
+  const plain = { transposeA: false, transposeB: false };
+  const single = size(a.shape.slice(0, -2)) === 1 &&
+    size(b.shape.slice(0, -2)) === 1;
+  if (!tA && !tB && !single) {
+    return run("BatchMatMul", backend, { a, b }, plain);
+  }
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const m = tA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const k = tA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const n = tB ? b.shape[rb - 2] : b.shape[rb - 1];
+  const swapLast = (x: Info): Info => {
+    const r = x.shape.length;
+    const perm = [...Array(r).keys()];
+    perm[r - 2] = r - 1;
+    perm[r - 1] = r - 2;
+    return transpose(backend, x, perm);
+  };
+
+  // Element traffic of the two strategies (transposes + XNNPACK repack).
+  const direct = (tA ? m * k : 0) + (tB ? k * n : 0) + k * n;
+  const swapped = (tA ? 0 : m * k) + (tB ? 0 : k * n) + k * m + m * n;
+  if (!single || direct <= swapped) {
+    if (!tA && !tB) return run("BatchMatMul", backend, { a, b }, plain);
+    const aa = tA ? swapLast(a) : a;
+    const bb = tB ? swapLast(b) : b;
+    const out = run("BatchMatMul", backend, { a: aa, b: bb }, plain);
+    if (aa !== a) release(backend, aa);
+    if (bb !== b) release(backend, bb);
+    return out;
+  }
+  // out = (Bᵀ·Aᵀ)ᵀ with Bᵀ = b if tB, Aᵀ = a if tA.
+  const left = tB ? b : swapLast(b);
+  const right = tA ? a : swapLast(a);
+  const outT = run("BatchMatMul", backend, { a: left, b: right }, plain);
+  if (left !== b) release(backend, left);
+  if (right !== a) release(backend, right);
+  const out = swapLast(outT);
+  release(backend, outT);
+  return out;
+}
+
+function replace(
+  name: string,
+  kernelFunc: (args: KernelArgs) => Info,
+): void {
+  const previous = tf.getKernel(name, BACKEND);
+  if (previous !== undefined) {
+    if (!stock.has(name)) stock.set(name, previous);
+    tf.unregisterKernel(name, BACKEND);
+  }
+  const original = stock.get(name);
+  tf.registerKernel({
+    kernelName: name,
+    backendName: BACKEND,
+    // Keep the stock setup (cwrap of the C++ entry point) so the stock
+    // kernel remains callable if the backend initialises after this call.
+    setupFunc: original?.setupFunc,
+    kernelFunc: kernelFunc as unknown as tf.KernelFunc,
+  });
+}
+
+/**
+ * Registers training kernels for the `wasm` backend:
+ *
+ * - `Conv2DBackpropFilter` (missing in tfjs-backend-wasm 4.22), built as a
+ *   Conv2D of the channel-major input with dy as the filter.
+ * - `Conv2DBackpropInput`, replaced by a Conv2D of (zero-inserted) dy with the
+ *   180°-rotated, channel-swapped filter.
+ * - `BatchMatMul`, whose transposeA/transposeB cases become explicit
+ *   transposes plus the fast non-transposed XNNPACK path.
+ *
+ * Only NHWC data is supported. Safe to call more than once; works whether it
+ * is called before or after `tf.setBackend("wasm")`.
+ */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  for (
+    const name of [
+      "Conv2D",
+      "Transpose",
+      "Reshape",
+      "Reverse",
+      "PadV2",
+      "Slice",
+      "BatchMatMul",
+      "Conv2DBackpropInput",
+    ]
+  ) {
+    stockKernel(name);
+  }
+  replace("Conv2DBackpropFilter", conv2DBackpropFilter);
+  replace("Conv2DBackpropInput", conv2DBackpropInput);
+  replace("BatchMatMul", batchMatMul);
+  registered = true;
+}
