@@ -521,8 +521,8 @@ export function decodePng(bytes: Uint8Array, name?: string): RgbaImage {
   }
   if (header === undefined) fail("missing IHDR chunk");
   const h = header as Header;
-  if (idat.length === 0) fail("missing IDAT chunk (no image data)");
   if (!sawEnd) fail("missing IEND chunk (file cut short?)");
+  if (idat.length === 0) fail("missing IDAT chunk (no image data)");
   if (h.colorType === 3 && palette === undefined) {
     fail("missing PLTE chunk for a palette image");
   }

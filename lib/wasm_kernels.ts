@@ -114,15 +114,66 @@ function convExplicit(
   return out;
 }
 
-function pair(v: number | number[] | undefined): [number, number] {
-  if (v === undefined) return [1, 1];
-  return typeof v === "number" ? [v, v] : [v[0], v[1]];
-}
-
 function checkNHWC(dataFormat: unknown, kernel: string): void {
   if (dataFormat !== undefined && dataFormat !== "NHWC") {
     throw new Error(`${kernel}: only dataFormat NHWC is supported on wasm`);
   }
+}
+
+/**
+ * Largest patch (kh*kw*ci) for which the filter gradient is computed as
+ * im2col + matmul instead of the channels-as-batch convolution. With few
+ * input channels (e.g. a grey-scale first layer) the convolution has only
+ * kh*kw output pixels per image and runs at under 2 GFLOP/s.
+ */
+const IM2COL_MAX_PATCH = 16;
+
+/**
+ * Filter gradient for small patches: patches = Conv2D(x, one-hot filter)
+ * ([n, oh, ow, kh*kw*ci], exact since each output is a single input value),
+ * then dW = patchesᵀ·dy as a [kh*kw*ci, co] matrix product.
+ */
+function filterGradIm2Col(
+  backend: Backend,
+  x: Info,
+  dy: Info,
+  info: tf.backend_util.Conv2DInfo,
+  attrs: tf.Conv2DBackpropFilterAttrs & {
+    dilations?: number | [number, number];
+  },
+): Info {
+  const { filterHeight: kh, filterWidth: kw, inChannels: ci } = info;
+  const p = kh * kw * ci;
+  const eye = new Float32Array(p * p);
+  for (let i = 0; i < p; i++) eye[i * p + i] = 1;
+  const eyeShape = [kh, kw, ci, p];
+  const eyeInfo: Info = {
+    dataId: backend.write(eye, eyeShape, "float32"),
+    shape: eyeShape,
+    dtype: "float32",
+  };
+  const patches = run("Conv2D", backend, { x, filter: eyeInfo }, {
+    strides: attrs.strides,
+    pad: attrs.pad,
+    dataFormat: "NHWC",
+    dilations: attrs.dilations ?? 1,
+    dimRoundingMode: attrs.dimRoundingMode,
+  } as unknown as tf.NamedAttrMap);
+  release(backend, eyeInfo);
+  const rows = size(patches.shape.slice(0, 3));
+  const co = dy.shape[3];
+  const a = reshape(backend, patches, [1, rows, p]);
+  release(backend, patches);
+  const b = reshape(backend, dy, [1, rows, co]);
+  const prod = batchMatMul({
+    inputs: { a, b },
+    backend,
+    attrs: { transposeA: true, transposeB: false },
+  });
+  release(backend, a, b);
+  const out = reshape(backend, prod, [kh, kw, ci, co]);
+  release(backend, prod);
+  return out;
 }
 
 /**
@@ -161,6 +212,9 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
       `Conv2DBackpropFilter: dy shape ${dy.shape} does not match ` +
         `expected output ${info.outShape}`,
     );
+  }
+  if (kh * kw * info.inChannels <= IM2COL_MAX_PATCH) {
+    return filterGradIm2Col(backend, x, dy, info, attrs);
   }
   const top = info.padInfo.top;
   const left = info.padInfo.left;
@@ -225,7 +279,6 @@ function conv2DBackpropInput(args: KernelArgs): Info {
   const { strideHeight: sh, strideWidth: sw } = info;
   const { filterHeight: kh, filterWidth: kw } = info;
   const { inHeight: inH, inWidth: inW } = info;
-  const [, oh, ow] = dy.shape;
 
   const rev = run("Reverse", backend, { x: filter }, { dims: [0, 1] });
   const rot = transpose(backend, rev, [0, 1, 3, 2]);
@@ -239,9 +292,6 @@ function conv2DBackpropInput(args: KernelArgs): Info {
   const left = kw - 1 - info.padInfo.left;
   const bottom = inH + kh - 1 - dh - top;
   const right = inW + kw - 1 - dwid - left;
-  // Sanity: (oh-1)*sh+1 <= dh holds by construction.
-  void oh;
-  void ow;
   const out = convExplicit(
     backend,
     dilated,
@@ -256,10 +306,73 @@ function conv2DBackpropInput(args: KernelArgs): Info {
 }
 
 /**
+ * 2D transpose [r, c] -> [c, r] as two cache-friendly 4D transposes
+ * ([r/kb, kb, c/nb, nb] -> [r/kb, c/nb, kb, nb] -> [c/nb, nb, r/kb, kb]).
+ * The stock 2D transpose writes with a stride of r floats and thrashes the
+ * TLB on large matrices; this is about twice as fast for 19200x2000.
+ */
+function transpose2D(backend: Backend, x: Info): Info {
+  const [r, c] = x.shape;
+  const kb = [16, 32, 8].find((v) => r % v === 0 && r > v);
+  const nb = [8, 16, 4].find((v) => c % v === 0 && c > v);
+  if (r * c < 1 << 16 || kb === undefined || nb === undefined) {
+    return transpose(backend, x, [1, 0]);
+  }
+  const v = reshape(backend, x, [r / kb, kb, c / nb, nb]);
+  const p1 = transpose(backend, v, [0, 2, 1, 3]);
+  release(backend, v);
+  const p2 = transpose(backend, p1, [1, 3, 0, 2]);
+  release(backend, p1);
+  const out = reshape(backend, p2, [c, r]);
+  release(backend, p2);
+  return out;
+}
+
+/** Swaps the last two axes (rank >= 2). */
+function swapLast(backend: Backend, x: Info): Info {
+  const r = x.shape.length;
+  if (size(x.shape.slice(0, -2)) === 1) {
+    const m = reshape(backend, x, x.shape.slice(-2));
+    const t = transpose2D(backend, m);
+    release(backend, m);
+    const out = reshape(backend, t, [
+      ...x.shape.slice(0, -2),
+      x.shape[r - 1],
+      x.shape[r - 2],
+    ]);
+    release(backend, t);
+    return out;
+  }
+  const perm = [...Array(r).keys()];
+  perm[r - 2] = r - 1;
+  perm[r - 1] = r - 2;
+  return transpose(backend, x, perm);
+}
+
+/**
+ * Right-hand operands already used by a plain product. XNNPACK caches its
+ * packed copy of the right operand per tensor, so for a reused operand
+ * (inference weights) the direct product is cheapest; a fresh operand (the
+ * weights after every optimizer step) has to be repacked every call.
+ */
+const seenRight = new WeakSet<object>();
+
+// Rough per-element costs (ns) used to pick a strategy.
+const PACK_NS = 4; // XNNPACK weight packing of the right operand
+const TRANSPOSE_NS = 2; // transpose2D
+const GEMM_NS = 0.04; // per multiply-add, per 8-wide output column block
+const CALL_NS = 20000; // fixed cost of one extra kernel call
+
+function gemmCost(rows: number, k: number, cols: number): number {
+  return GEMM_NS * rows * k * Math.ceil(cols / 8) * 8;
+}
+
+/**
  * BatchMatMul with transposeA/transposeB computed as explicit transposes
- * followed by the fast non-transposed kernel. For single-batch products the
- * cheaper of `A·B` and `(Bᵀ·Aᵀ)ᵀ` is used: the right operand is repacked by
- * XNNPACK on every call, so it pays to make the smaller matrix the right one.
+ * followed by the fast non-transposed XNNPACK kernel. For single-batch
+ * products the cheaper of `A·B` and `(Bᵀ·Aᵀ)ᵀ` is used: XNNPACK repacks the
+ * right operand whenever it is a new tensor, which for a large weight matrix
+ * (19200x2000) costs several times more than the product itself.
  */
 function batchMatMul(args: KernelArgs): Info {
   const { inputs, backend } = args;
@@ -271,41 +384,48 @@ function batchMatMul(args: KernelArgs): Info {
   const plain = { transposeA: false, transposeB: false };
   const single = size(a.shape.slice(0, -2)) === 1 &&
     size(b.shape.slice(0, -2)) === 1;
-  if (!tA && !tB && !single) {
-    return run("BatchMatMul", backend, { a, b }, plain);
+  if (!single) {
+    // Batched products never reach XNNPACK in tfjs-backend-wasm; the
+    // explicit transposes still make the scalar loop cache-friendly.
+    if (!tA && !tB) return run("BatchMatMul", backend, { a, b }, plain);
+    const aa = tA ? swapLast(backend, a) : a;
+    const bb = tB ? swapLast(backend, b) : b;
+    const out = run("BatchMatMul", backend, { a: aa, b: bb }, plain);
+    if (aa !== a) release(backend, aa);
+    if (bb !== b) release(backend, bb);
+    return out;
   }
   const ra = a.shape.length;
   const rb = b.shape.length;
   const m = tA ? a.shape[ra - 1] : a.shape[ra - 2];
   const k = tA ? a.shape[ra - 2] : a.shape[ra - 1];
   const n = tB ? b.shape[rb - 2] : b.shape[rb - 1];
-  const swapLast = (x: Info): Info => {
-    const r = x.shape.length;
-    const perm = [...Array(r).keys()];
-    perm[r - 2] = r - 1;
-    perm[r - 1] = r - 2;
-    return transpose(backend, x, perm);
-  };
 
-  // Element traffic of the two strategies (transposes + XNNPACK repack).
-  const direct = (tA ? m * k : 0) + (tB ? k * n : 0) + k * n;
-  const swapped = (tA ? 0 : m * k) + (tB ? 0 : k * n) + k * m + m * n;
-  if (!single || direct <= swapped) {
+  const reused = !tB && seenRight.has(b.dataId);
+  const direct = (tA ? TRANSPOSE_NS * m * k + CALL_NS : 0) +
+    (tB ? TRANSPOSE_NS * k * n + CALL_NS : 0) +
+    (reused ? 0 : PACK_NS * k * n) + gemmCost(m, k, n);
+  const swapped = (tB ? 0 : TRANSPOSE_NS * k * n + CALL_NS) +
+    (tA ? 0 : TRANSPOSE_NS * m * k + CALL_NS) + PACK_NS * k * m +
+    TRANSPOSE_NS * m * n + CALL_NS + gemmCost(n, k, m);
+  if (direct <= swapped) {
+    if (!tB) seenRight.add(b.dataId);
     if (!tA && !tB) return run("BatchMatMul", backend, { a, b }, plain);
-    const aa = tA ? swapLast(a) : a;
-    const bb = tB ? swapLast(b) : b;
+    const aa = tA ? swapLast(backend, a) : a;
+    const bb = tB ? swapLast(backend, b) : b;
     const out = run("BatchMatMul", backend, { a: aa, b: bb }, plain);
     if (aa !== a) release(backend, aa);
     if (bb !== b) release(backend, bb);
     return out;
   }
+  if (!tB) seenRight.add(b.dataId);
   // out = (Bᵀ·Aᵀ)ᵀ with Bᵀ = b if tB, Aᵀ = a if tA.
-  const left = tB ? b : swapLast(b);
-  const right = tA ? a : swapLast(a);
+  const left = tB ? b : swapLast(backend, b);
+  const right = tA ? a : swapLast(backend, a);
   const outT = run("BatchMatMul", backend, { a: left, b: right }, plain);
   if (left !== b) release(backend, left);
   if (right !== a) release(backend, right);
-  const out = swapLast(outT);
+  const out = swapLast(backend, outT);
   release(backend, outT);
   return out;
 }

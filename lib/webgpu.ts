@@ -114,10 +114,27 @@ export async function initWebGpu(): Promise<WebGpuInfo> {
     requiredLimits,
     requiredFeatures,
   });
+  let reported = 0;
+  device.addEventListener("uncapturederror", (e: Event) => {
+    if (reported++ < 5) {
+      console.error(
+        `WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`,
+      );
+    }
+  });
+  device.lost.then((lost) => {
+    if (lost.reason !== "destroyed") {
+      console.error(`WebGPU device lost: ${lost.message}`);
+    }
+  });
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
   const webgpuBackend = new WebGPUBackend(device, info);
 
-  if (tf.findBackend("webgpu") !== null) tf.removeBackend("webgpu");
+  // Importing tfjs-backend-webgpu registers a stock factory; replace it.
+  const registry = (tf.engine() as unknown as {
+    registryFactory: Record<string, unknown>;
+  }).registryFactory;
+  if ("webgpu" in registry) tf.removeBackend("webgpu");
   tf.registerBackend("webgpu", () => webgpuBackend, 3);
   installKernelGuards();
   if (!(await tf.setBackend("webgpu"))) {
@@ -625,7 +642,7 @@ const ELEMENTWISE = [
   "OnesLike",
   "Add",
   "Sub",
-  "Mul",
+  "Multiply",
   "RealDiv",
   "Maximum",
   "Minimum",
@@ -735,6 +752,50 @@ function guardedFill(
   const joined = copyConcat(be, outs, [n], outs[0].dtype);
   dispose(be, ...outs);
   return view(joined, shape);
+}
+
+function guardedSlice(
+  be: BackendInternals,
+  x: tf.TensorInfo,
+  attrs: tf.NamedAttrMap,
+): tf.TensorInfo {
+  const limit = bindingLimit(be);
+  const [begin, len] = tf.slice_util.parseSliceParams(
+    x as unknown as tf.Tensor,
+    attrs.begin as number[],
+    attrs.size as number[],
+  );
+  if (
+    (bytesOf(x.shape) <= limit && bytesOf(len) <= limit) || size(len) === 0
+  ) {
+    return runStock(be, "Slice", { x }, attrs);
+  }
+  const rowElems = size(x.shape.slice(1));
+  const rows = Math.floor(limit / (rowElems * BYTES_PER_ELEMENT));
+  if (x.shape.length === 0 || rows < 1) {
+    throw new Error(
+      `webgpu guard: cannot slice [${x.shape}] under the binding limit`,
+    );
+  }
+  // Cut blocks of whole rows with buffer copies, slice each block, glue.
+  const outs: tf.TensorInfo[] = [];
+  for (let r = 0; r < len[0]; r += rows) {
+    const n = Math.min(rows, len[0] - r);
+    const block = copyRange(be, x, (begin[0] + r) * rowElems, [
+      n,
+      ...x.shape.slice(1),
+    ]);
+    outs.push(
+      runStock(be, "Slice", { x: block }, {
+        begin: [0, ...begin.slice(1)],
+        size: [n, ...len.slice(1)],
+      }),
+    );
+    dispose(be, block);
+  }
+  const joined = copyConcat(be, outs, len, x.dtype);
+  dispose(be, ...outs);
+  return joined;
 }
 
 // ---------------------------------------------------------------------------
@@ -902,6 +963,10 @@ export function installKernelGuards(): void {
     );
   });
   override("Fill", (be, _inputs, attrs) => guardedFill(be, attrs));
+  override("Slice", (be, inputs, attrs) => {
+    const { x } = inputs as Record<string, tf.TensorInfo>;
+    return guardedSlice(be, x, attrs);
+  });
   for (const name of ELEMENTWISE) {
     override(
       name,

@@ -113,7 +113,9 @@ async function main(): Promise<void> {
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)];
   console.log(
-    `${opts.baseline ? "baseline" : "replaced"} kernels, batch ${opts.batch}: ` +
+    `${
+      opts.baseline ? "baseline" : "replaced"
+    } kernels, batch ${opts.batch}: ` +
       `median ${median.toFixed(0)} ms/step, ` +
       `${(opts.batch / median * 1000).toFixed(1)} images/s`,
   );

@@ -1,0 +1,295 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { registerWasmTrainingKernels } from "../lib/wasm_kernels.ts";
+
+registerWasmTrainingKernels();
+registerWasmTrainingKernels(); // idempotent
+
+type Shape4 = [number, number, number, number];
+type Pad = "same" | "valid" | number | tf.backend_util.ExplicitPadding;
+
+/** Deterministic uniform values in [-1, 1). */
+function randomData(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+function numel(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Runs `fn` on `backend` and returns its output values. */
+async function on(
+  backend: string,
+  fn: () => tf.Tensor,
+): Promise<Float32Array> {
+  await tf.setBackend(backend);
+  const t = tf.tidy(fn);
+  const data = await t.data() as Float32Array;
+  t.dispose();
+  return data;
+}
+
+function relError(actual: Float32Array, expected: Float32Array): number {
+  assert.equal(actual.length, expected.length);
+  let diff = 0;
+  let scale = 1e-6;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return diff / scale;
+}
+
+/** Computes `fn` on cpu and on wasm and asserts they agree. */
+async function assertSameOnBackends(
+  label: string,
+  fn: () => tf.Tensor,
+): Promise<void> {
+  const expected = await on("cpu", fn);
+  const actual = await on("wasm", fn);
+  const err = relError(actual, expected);
+  assert.ok(err <= 1e-4, `${label}: relative error ${err}`);
+}
+
+function convOutShape(
+  x: Shape4,
+  f: Shape4,
+  strides: number | [number, number],
+  pad: Pad,
+): Shape4 {
+  const info = tf.backend_util.computeConv2DInfo(x, f, strides, 1, pad);
+  return info.outShape as Shape4;
+}
+
+interface ConvCase {
+  x: Shape4;
+  f: Shape4;
+  strides: number | [number, number];
+  pad: Pad;
+}
+
+const convCases: ConvCase[] = [
+  { x: [2, 7, 9, 3], f: [3, 3, 3, 4], strides: 1, pad: "same" },
+  { x: [2, 7, 9, 3], f: [3, 3, 3, 4], strides: 1, pad: "valid" },
+  { x: [2, 7, 9, 3], f: [3, 3, 3, 4], strides: 2, pad: "same" },
+  { x: [2, 8, 10, 1], f: [3, 3, 1, 5], strides: 2, pad: "valid" },
+  { x: [2, 8, 10, 1], f: [3, 3, 1, 5], strides: 2, pad: "same" },
+  { x: [1, 9, 7, 2], f: [5, 3, 2, 3], strides: 2, pad: "same" },
+  { x: [3, 6, 6, 4], f: [2, 2, 4, 2], strides: 2, pad: "same" },
+  { x: [1, 11, 5, 1], f: [4, 2, 1, 1], strides: 1, pad: "same" },
+  { x: [2, 7, 9, 3], f: [3, 3, 3, 4], strides: 2, pad: 1 },
+  { x: [2, 7, 9, 3], f: [3, 3, 3, 4], strides: [2, 1], pad: "same" },
+  { x: [2, 7, 8, 3], f: [3, 3, 3, 4], strides: [1, 2], pad: "valid" },
+  {
+    x: [1, 5, 6, 2],
+    f: [3, 3, 2, 2],
+    strides: 1,
+    pad: [[0, 0], [2, 0], [0, 1], [0, 0]],
+  },
+  { x: [4, 24, 32, 8], f: [3, 3, 8, 16], strides: 1, pad: "same" },
+];
+
+function caseLabel(c: ConvCase): string {
+  return `x=${c.x} f=${c.f} s=${c.strides} pad=${JSON.stringify(c.pad)}`;
+}
+
+Deno.test("Conv2DBackpropFilter matches cpu", async () => {
+  for (const [i, c] of convCases.entries()) {
+    const dyShape = convOutShape(c.x, c.f, c.strides, c.pad);
+    const xd = randomData(numel(c.x), 10 + i);
+    const dyd = randomData(numel(dyShape), 100 + i);
+    await assertSameOnBackends(
+      `dW ${caseLabel(c)}`,
+      () =>
+        tf.engine().runKernel("Conv2DBackpropFilter", {
+          x: tf.tensor4d(xd, c.x),
+          dy: tf.tensor4d(dyd, dyShape),
+        }, {
+          strides: c.strides,
+          pad: c.pad,
+          dataFormat: "NHWC",
+          filterShape: c.f,
+        }) as tf.Tensor,
+    );
+  }
+});
+
+Deno.test("Conv2DBackpropInput matches cpu", async () => {
+  for (const [i, c] of convCases.entries()) {
+    const dyShape = convOutShape(c.x, c.f, c.strides, c.pad);
+    const fd = randomData(numel(c.f), 20 + i);
+    const dyd = randomData(numel(dyShape), 200 + i);
+    await assertSameOnBackends(
+      `dx ${caseLabel(c)}`,
+      () =>
+        tf.engine().runKernel("Conv2DBackpropInput", {
+          dy: tf.tensor4d(dyd, dyShape),
+          filter: tf.tensor4d(fd, c.f),
+        }, {
+          strides: c.strides,
+          pad: c.pad,
+          dataFormat: "NHWC",
+          inputShape: c.x,
+        }) as tf.Tensor,
+    );
+  }
+});
+
+Deno.test("tf.grad through conv2d matches cpu", async () => {
+  for (const [i, c] of convCases.slice(0, 7).entries()) {
+    const xd = randomData(numel(c.x), 30 + i);
+    const fd = randomData(numel(c.f), 40 + i);
+    const loss = (x: tf.Tensor, f: tf.Tensor): tf.Scalar =>
+      tf.conv2d(
+        x as tf.Tensor4D,
+        f as tf.Tensor4D,
+        c.strides,
+        c.pad as "same" | "valid",
+      ).square().sum();
+    await assertSameOnBackends(
+      `grad x ${caseLabel(c)}`,
+      () =>
+        tf.grad((x: tf.Tensor) => loss(x, tf.tensor4d(fd, c.f)))(
+          tf.tensor4d(xd, c.x),
+        ),
+    );
+    await assertSameOnBackends(
+      `grad f ${caseLabel(c)}`,
+      () =>
+        tf.grad((f: tf.Tensor) => loss(tf.tensor4d(xd, c.x), f))(
+          tf.tensor4d(fd, c.f),
+        ),
+    );
+  }
+});
+
+Deno.test("BatchMatMul with transposes matches cpu", async () => {
+  const cases: [number[], number[], boolean, boolean][] = [
+    [[5, 7], [7, 3], false, false],
+    [[7, 5], [7, 3], true, false],
+    [[5, 7], [3, 7], false, true],
+    [[7, 5], [3, 7], true, true],
+    [[1, 9], [9, 1], false, false],
+    [[9, 1], [9, 4], true, false],
+    [[2, 5, 7], [2, 3, 7], false, true],
+    [[3, 7, 5], [1, 7, 4], true, false],
+    [[2, 7, 5], [2, 4, 7], true, true],
+    // Large right operands: exercises the swapped (Bᵀ·Aᵀ)ᵀ strategy and
+    // the blocked 2D transpose.
+    [[4, 600], [600, 320], false, false],
+    [[4, 600], [320, 600], false, true],
+    [[600, 4], [600, 320], true, false],
+    [[4, 601], [601, 333], false, false],
+  ];
+  for (const [i, [sa, sb, ta, tb]] of cases.entries()) {
+    const ad = randomData(numel(sa), 50 + i);
+    const bd = randomData(numel(sb), 60 + i);
+    const fn = () => tf.matMul(tf.tensor(ad, sa), tf.tensor(bd, sb), ta, tb);
+    await assertSameOnBackends(`matMul ${sa} ${sb} ${ta} ${tb}`, fn);
+  }
+  // The same right operand twice (second call takes the cached direct path).
+  await tf.setBackend("wasm");
+  const a = tf.tensor(randomData(4 * 600, 7), [4, 600]);
+  const b = tf.tensor(randomData(600 * 320, 8), [600, 320]);
+  const first = await tf.matMul(a, b).data();
+  const second = await tf.matMul(a, b).data();
+  assert.ok(relError(second as Float32Array, first as Float32Array) <= 1e-5);
+  tf.dispose([a, b]);
+});
+
+function buildNet(): tf.Sequential {
+  const model = tf.sequential();
+  model.add(tf.layers.conv2d({
+    inputShape: [12, 16, 1],
+    filters: 4,
+    kernelSize: 3,
+    padding: "same",
+    activation: "relu",
+    kernelInitializer: "glorotUniform",
+  }));
+  model.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
+  model.add(tf.layers.conv2d({
+    filters: 6,
+    kernelSize: 3,
+    strides: 2,
+    padding: "same",
+    activation: "relu",
+  }));
+  model.add(tf.layers.flatten());
+  model.add(tf.layers.dense({ units: 10, activation: "relu" }));
+  model.add(tf.layers.dense({ units: 4 }));
+  return model;
+}
+
+Deno.test("layers model gradients on wasm match cpu", async () => {
+  const xd = randomData(3 * 12 * 16, 70);
+  const yd = randomData(3 * 4, 71);
+  let weights: Float32Array[] | null = null;
+  const grads: Float32Array[][] = [];
+  for (const backend of ["cpu", "wasm"]) {
+    await tf.setBackend(backend);
+    const model = buildNet();
+    if (weights === null) {
+      weights = model.getWeights().map((w) => w.dataSync() as Float32Array);
+    } else {
+      const ws = model.getWeights().map((w, i) =>
+        tf.tensor(weights![i], w.shape)
+      );
+      model.setWeights(ws);
+      tf.dispose(ws);
+    }
+    const x = tf.tensor4d(xd, [3, 12, 16, 1]);
+    const y = tf.tensor2d(yd, [3, 4]);
+    const { value, grads: g } = tf.variableGrads(() =>
+      tf.losses.meanSquaredError(y, model.apply(x) as tf.Tensor) as tf.Scalar
+    );
+    const names = Object.keys(g).sort();
+    grads.push(names.map((n) => g[n].dataSync() as Float32Array));
+    tf.dispose([x, y, value, ...Object.values(g)]);
+    model.dispose();
+  }
+  assert.equal(grads[0].length, 8);
+  for (let i = 0; i < grads[0].length; i++) {
+    const err = relError(grads[1][i], grads[0][i]);
+    assert.ok(err <= 1e-4, `gradient ${i}: relative error ${err}`);
+  }
+});
+
+Deno.test("tiny conv net trains on wasm without leaking tensors", async () => {
+  await tf.setBackend("wasm");
+  const model = buildNet();
+  const optimizer = tf.train.adam(0.01);
+  const x = tf.tensor4d(randomData(8 * 12 * 16, 80), [8, 12, 16, 1]);
+  const y = tf.tensor2d(randomData(8 * 4, 81), [8, 4]);
+  const step = (): number => {
+    const loss = optimizer.minimize(
+      () =>
+        tf.losses.meanSquaredError(
+          y,
+          model.apply(x, { training: true }) as tf.Tensor,
+        ) as tf.Scalar,
+      true,
+    )!;
+    const value = loss.dataSync()[0];
+    loss.dispose();
+    return value;
+  };
+  const first = step();
+  const afterFirst = tf.memory().numTensors;
+  let last = first;
+  for (let i = 0; i < 15; i++) {
+    last = step();
+    assert.equal(tf.memory().numTensors, afterFirst, `tensors at step ${i}`);
+  }
+  assert.ok(Number.isFinite(last));
+  assert.ok(last < first * 0.9, `loss ${first} -> ${last}`);
+  tf.dispose([x, y]);
+  optimizer.dispose();
+  model.dispose();
+});
