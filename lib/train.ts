@@ -264,12 +264,14 @@ export async function train(
     log(`resumed from ${lastDir} after epoch ${state.epoch}`);
   }
   const rng = createRng(state.rng);
-  const order = Array.from({ length: source.trainSize }, (_, i) => i);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
 
   for (let epoch = state.epoch; epoch < cfg.epochs; epoch++) {
     const lr = learningRate(cfg.lr, epoch, cfg.epochs, schedule);
     const t0 = performance.now();
-    shuffle(order, rng);
+    // A fresh permutation each epoch depends only on the random state, so
+    // a resumed run shuffles exactly like an uninterrupted one.
+    const order = shuffle(Array.from({ length: source.trainSize }, (_, i) => i), rng);
     const progress = createProgress(`epoch ${epoch + 1}/${cfg.epochs}`);
     let lossSum = 0, seen = 0, trainMs = 0;
     const steps = Math.ceil(order.length / cfg.batch);
@@ -283,6 +285,7 @@ export async function train(
       const cost = optimizer.minimize(
         () => lossFn(y, model.apply(x, { training: true }) as tf.Tensor),
         true,
+        vars,
       ) as tf.Scalar;
       const v = (await cost.data())[0];
       tf.dispose([x, y, cost]);

@@ -100,6 +100,7 @@ function caseLabel(c: ConvCase): string {
 }
 
 Deno.test("Conv2DBackpropFilter matches cpu", async () => {
+  assert.ok(tf.getKernel("Conv2DBackpropFilter", "wasm") !== undefined);
   for (const [i, c] of convCases.entries()) {
     const dyShape = convOutShape(c.x, c.f, c.strides, c.pad);
     const xd = randomData(numel(c.x), 10 + i);
