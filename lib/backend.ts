@@ -11,6 +11,11 @@ import "@tensorflow/tfjs-backend-wasm";
 import { initWebGpu } from "./webgpu.ts";
 import { registerWasmTrainingKernels } from "./wasm_kernels.ts";
 
+// tfjs's cpu backend prints a banner recommending tfjs-node (which cannot be
+// installed here) on first use under Node-compatible runtimes; PROD mode
+// silences it without changing any numerics.
+tf.env().set("PROD", true);
+
 /** Backend names accepted by `--backend`. */
 export type BackendName = "auto" | "webgpu" | "wasm" | "cpu";
 
