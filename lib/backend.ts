@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { initWebGpu } from "./webgpu.ts";
 import { registerWasmTrainingKernels } from "./wasm_kernels.ts";
+import { useEmbeddedWasm } from "./wasm_source.ts";
 
 // tfjs's cpu backend prints a banner recommending tfjs-node (which cannot be
 // installed here) on first use under Node-compatible runtimes; PROD mode
@@ -101,6 +102,7 @@ export async function setupBackend(name: BackendName): Promise<BackendInfo> {
   }
   if (name === "wasm") {
     registerWasmTrainingKernels();
+    useEmbeddedWasm();
     if (!(await tf.setBackend("wasm"))) {
       throw new Error("tfjs failed to initialise the wasm backend");
     }

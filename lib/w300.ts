@@ -51,7 +51,7 @@ export const W300_SPLIT: { train: string[]; val: string[] } = {
  *
  * @param text File contents.
  * @param source File name for error messages.
- * @param expected Required point count (default 68); `undefined` accepts the header's count.
+ * @param expected Required point count (default 68); `null` accepts the header's count.
  * @returns Pixel-centre points `[x0, y0, ...]`.
  * @throws {Error} For a malformed file.
  *
@@ -65,7 +65,7 @@ export const W300_SPLIT: { train: string[]; val: string[] } = {
 export function parsePts(
   text: string,
   source: string,
-  expected: number | undefined = W300_POINTS,
+  expected: number | null = W300_POINTS,
 ): Float32Array {
   const rows = text.replace(/^\uFEFF/, "").split(/\r\n|\r|\n/).map((l, i) => ({
     l: l.trim(),
@@ -93,7 +93,7 @@ export function parsePts(
   if (!Number.isInteger(declared) || declared < 1) {
     throw new Error(`${source}: line ${rows[k].n}: bad n_points "${nm[1]}"`);
   }
-  if (expected !== undefined && declared !== expected) {
+  if (expected !== null && declared !== expected) {
     throw new Error(`${source}: n_points is ${declared}, expected ${expected}`);
   }
   k++;
@@ -273,12 +273,15 @@ function* scanTags(text: string, source: string): Generator<Tag> {
     i += name.length;
     const attrs = new Map<string, string>();
     let kind: Tag["kind"] = closing ? "close" : "open";
-    while (true) {
+    const skipSpace = (): void => {
       while (i < text.length && /\s/.test(text[i])) i++;
       if (i >= text.length) {
         advance(i);
         fail(`truncated: <${name}> tag is not closed with ">"`);
       }
+    };
+    while (true) {
+      skipSpace();
       const c = text[i];
       if (c === ">") {
         i++;
@@ -294,14 +297,17 @@ function* scanTags(text: string, source: string): Generator<Tag> {
       if (!an) fail(`bad attribute in <${name}> near "${clip(text.slice(i, i + 20))}"`);
       const attr = an![0];
       i += attr.length;
-      while (i < text.length && /\s/.test(text[i])) i++;
+      skipSpace();
       if (text[i] !== "=") fail(`attribute ${attr} of <${name}> has no "=value"`);
       i++;
-      while (i < text.length && /\s/.test(text[i])) i++;
+      skipSpace();
       const q = text[i];
       if (q !== "'" && q !== '"') fail(`attribute ${attr} of <${name}> is not quoted`);
       const end = text.indexOf(q, i + 1);
-      if (end < 0) fail(`unterminated quote in attribute ${attr} of <${name}>`);
+      if (end < 0) {
+        advance(text.length);
+        fail(`truncated: unterminated quote in attribute ${attr} of <${name}>`);
+      }
       const raw = text.slice(i + 1, end);
       if (raw.includes("<")) fail(`"<" inside attribute ${attr} of <${name}>`);
       if (attrs.has(attr)) fail(`attribute ${attr} repeated in <${name}>`);
@@ -644,7 +650,9 @@ export function resolve300wDir(flag: string | undefined): string {
     }
     if (c === flag || c === env) {
       throw new Error(
-        `300-W data folder ${c} (from ${c === flag ? "--data" : "FACEKIT_300W"}) not found: ${W300_HELP}`,
+        `300-W data folder ${c} (from ${
+          c === flag ? "--data" : "FACEKIT_300W"
+        }) not found: ${W300_HELP}`,
       );
     }
   }

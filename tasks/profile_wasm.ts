@@ -1,10 +1,15 @@
 /**
- * Times one training step (forward + MSE + backward + Adam) of the keypoint
- * CNN on the tfjs wasm backend and reports which kernels dominate.
+ * Times training steps (forward + MSE + backward + Adam) and batch-1
+ * inference on the tfjs wasm backend and reports which kernels dominate.
  *
  * Usage:
- *   deno run -A tasks/profile_wasm.ts [--steps=N] [--batch=N] [--baseline]
+ *   deno run -A tasks/profile_wasm.ts [--net=part2|resnet18] [--size=N]
+ *     [--width=X] [--channels=N] [--batch=N] [--steps=N] [--baseline]
+ *     [--top=N] [--no-profile] [--no-infer]
  *
+ * `--net=part2` (default) is the 120x160 grey-scale keypoint CNN;
+ * `--net=resnet18` is `buildResNet({ depth: 18 })` with `--size` (default
+ * 224), `--channels` (default 3) and `--width` (width multiplier, default 1).
  * `--baseline` keeps the stock wasm `Conv2DBackpropInput` and `BatchMatMul`
  * kernels (only the missing `Conv2DBackpropFilter` is added), to compare with
  * the replacements from `lib/wasm_kernels.ts`.
@@ -15,20 +20,53 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "../lib/wasm_kernels.ts";
+import { buildResNet } from "../lib/resnet.ts";
 
 interface Options {
+  net: "part2" | "resnet18";
+  size: number;
+  width: number;
+  channels: number;
   steps: number;
   batch: number;
+  top: number;
   baseline: boolean;
+  profile: boolean;
+  infer: boolean;
 }
 
 function parseArgs(args: string[]): Options {
-  const opts: Options = { steps: 3, batch: 8, baseline: false };
-  for (const arg of args) {
-    const [key, value] = arg.replace(/^--/, "").split("=");
+  const opts: Options = {
+    net: "part2",
+    size: 224,
+    width: 1,
+    channels: 3,
+    steps: 3,
+    batch: 8,
+    top: 20,
+    baseline: false,
+    profile: true,
+    infer: true,
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    let [key, value] = arg.replace(/^--/, "").split("=");
+    const needsValue = !["baseline", "no-profile", "no-infer"].includes(key);
+    if (needsValue && value === undefined) value = args[++i];
     if (key === "steps") opts.steps = Number(value);
     else if (key === "batch") opts.batch = Number(value);
-    else if (key === "baseline") opts.baseline = true;
+    else if (key === "size") opts.size = Number(value);
+    else if (key === "width") opts.width = Number(value);
+    else if (key === "channels") opts.channels = Number(value);
+    else if (key === "top") opts.top = Number(value);
+    else if (key === "net") {
+      if (value !== "part2" && value !== "resnet18") {
+        throw new Error(`unknown net ${value} (use part2 or resnet18)`);
+      }
+      opts.net = value;
+    } else if (key === "baseline") opts.baseline = true;
+    else if (key === "no-profile") opts.profile = false;
+    else if (key === "no-infer") opts.infer = false;
     else throw new Error(`unknown argument ${arg}`);
   }
   return opts;
@@ -44,8 +82,7 @@ export function buildModel(): tf.Sequential {
       activation: "relu",
       ...(first ? { inputShape: [120, 160, 1] } : {}),
     });
-  const pool = (): tf.layers.Layer =>
-    tf.layers.maxPooling2d({ poolSize: 2, strides: 2 });
+  const pool = (): tf.layers.Layer => tf.layers.maxPooling2d({ poolSize: 2, strides: 2 });
   const model = tf.sequential();
   model.add(conv(32, true));
   model.add(pool());
@@ -68,6 +105,55 @@ function restoreStock(saved: Map<string, tf.KernelConfig>): void {
   }
 }
 
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+interface Row {
+  ms: number;
+  calls: number;
+}
+
+function printTop(title: string, rows: Map<string, Row>, total: number, top: number): void {
+  console.log(title);
+  const sorted = [...rows.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  for (const [key, v] of sorted.slice(0, top)) {
+    console.log(
+      `${v.ms.toFixed(1).padStart(8)} ms ${(100 * v.ms / total).toFixed(1).padStart(5)}%  ` +
+        `x${v.calls}  ${key}`,
+    );
+  }
+}
+
+/** Profiles `fn` once and prints the top kernels by name and by name+shapes. */
+async function profileKernels(label: string, fn: () => void, top: number): Promise<void> {
+  const info = await tf.profile(fn);
+  const byName = new Map<string, Row>();
+  const byShape = new Map<string, Row>();
+  let total = 0;
+  for (const k of info.kernels) {
+    const ms = Number(k.kernelTimeMs);
+    total += ms;
+    for (
+      const [map, key] of [
+        [byName, k.name],
+        [byShape, `${k.name} ${JSON.stringify(k.inputShapes)}`],
+      ] as const
+    ) {
+      const entry = map.get(key) ?? { ms: 0, calls: 0 };
+      entry.ms += ms;
+      entry.calls++;
+      map.set(key, entry);
+    }
+  }
+  console.log(
+    `${label}: kernel time ${total.toFixed(0)} ms in ${info.kernels.length} kernel calls`,
+  );
+  printTop("  by kernel:", byName, total, top);
+  printTop("  by kernel and input shapes:", byShape, total, top);
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(Deno.args);
   const saved = new Map<string, tf.KernelConfig>();
@@ -80,10 +166,31 @@ async function main(): Promise<void> {
   await tf.setBackend("wasm");
   await tf.ready();
 
-  const model = buildModel();
+  let model: tf.LayersModel;
+  let inShape: number[];
+  let outputs: number;
+  if (opts.net === "resnet18") {
+    model = buildResNet({
+      depth: 18,
+      inputSize: opts.size,
+      channels: opts.channels,
+      widthMultiplier: opts.width,
+      outputs: 136,
+      seed: 1,
+    });
+    inShape = [opts.size, opts.size, opts.channels];
+    outputs = 136;
+  } else {
+    model = buildModel();
+    inShape = [120, 160, 1];
+    outputs = 116;
+  }
+  const name = opts.net === "resnet18"
+    ? `resnet18 ${opts.size}x${opts.size}x${opts.channels} width ${opts.width}`
+    : "part2 120x160x1";
   const optimizer = tf.train.adam(1e-4);
-  const x = tf.randomUniform([opts.batch, 120, 160, 1]);
-  const y = tf.randomUniform([opts.batch, 116]);
+  const x = tf.randomUniform([opts.batch, ...inShape], -0.5, 0.5);
+  const y = tf.randomUniform([opts.batch, outputs]);
   const step = (): number => {
     const loss = optimizer.minimize(
       () =>
@@ -110,36 +217,34 @@ async function main(): Promise<void> {
         `tensors ${tf.memory().numTensors}`,
     );
   }
-  times.sort((a, b) => a - b);
-  const median = times[Math.floor(times.length / 2)];
+  const med = median(times);
   console.log(
-    `${
-      opts.baseline ? "baseline" : "replaced"
-    } kernels, batch ${opts.batch}: ` +
-      `median ${median.toFixed(0)} ms/step, ` +
-      `${(opts.batch / median * 1000).toFixed(1)} images/s`,
+    `${name}, ${opts.baseline ? "baseline" : "replaced"} kernels, ` +
+      `train batch ${opts.batch}: median ${med.toFixed(0)} ms/step ` +
+      `(min ${Math.min(...times).toFixed(0)}), ${(opts.batch / med * 1000).toFixed(2)} img/s`,
   );
+  if (opts.profile) await profileKernels("profiled training step", () => void step(), opts.top);
 
-  const info = await tf.profile(() => {
-    step();
-  });
-  const byKernel = new Map<string, { ms: number; calls: number }>();
-  for (const k of info.kernels) {
-    const key = `${k.name} ${JSON.stringify(k.inputShapes)}`;
-    const entry = byKernel.get(key) ?? { ms: 0, calls: 0 };
-    entry.ms += Number(k.kernelTimeMs);
-    entry.calls++;
-    byKernel.set(key, entry);
-  }
-  const rows = [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms);
-  const total = rows.reduce((s, [, v]) => s + v.ms, 0);
-  console.log(`profiled step: kernel time ${total.toFixed(0)} ms`);
-  for (const [key, v] of rows.slice(0, 20)) {
+  if (opts.infer) {
+    const x1 = tf.randomUniform([1, ...inShape], -0.5, 0.5);
+    const infer = (): void => {
+      const out = model.predict(x1) as tf.Tensor;
+      out.dataSync();
+      out.dispose();
+    };
+    infer();
+    const inferTimes: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const t0 = performance.now();
+      infer();
+      inferTimes.push(performance.now() - t0);
+    }
     console.log(
-      `${v.ms.toFixed(1).padStart(8)} ms ${
-        (100 * v.ms / total).toFixed(1).padStart(5)
-      }%  x${v.calls}  ${key}`,
+      `${name}, inference batch 1: median ${median(inferTimes).toFixed(1)} ms ` +
+        `(min ${Math.min(...inferTimes).toFixed(1)})`,
     );
+    if (opts.profile) await profileKernels("profiled inference", infer, Math.min(opts.top, 10));
+    x1.dispose();
   }
   x.dispose();
   y.dispose();

@@ -1,0 +1,62 @@
+/**
+ * Exports a model folder to ONNX (IR 8, opset 17, NCHW float32 input).
+ *
+ * ```sh
+ * deno run -A tasks/export_onnx.ts --model runs/part1/best --out part1.onnx
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs";
+import { exportOnnxFile } from "../lib/onnx/export.ts";
+
+const USAGE = "usage: deno run -A tasks/export_onnx.ts --model DIR --out FILE.onnx";
+
+/**
+ * Runs the export command line; returns the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./export_onnx.ts";
+ * await main(["--model", "runs/part1/best", "--out", "part1.onnx"]);
+ * ```
+ */
+export async function main(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        model: { type: "string" },
+        out: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.model || !values.out) {
+    console.error(USAGE);
+    return 2;
+  }
+  // The weights are read on the CPU; no accelerator needed for an export.
+  tf.env().set("PROD", true);
+  await tf.setBackend("cpu");
+  try {
+    const { bytes } = await exportOnnxFile(values.model, values.out);
+    console.log(`${values.out} (${(bytes / 1024 / 1024).toFixed(2)} MiB, ${bytes} bytes)`);
+    return 0;
+  } catch (e) {
+    console.error(`export_onnx: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
