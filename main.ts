@@ -11,9 +11,11 @@
 import { parseArgs } from "node:util";
 import { parseBackend, setupBackend } from "./lib/backend.ts";
 import { resolveImmDir, runImm } from "./lib/imm_task.ts";
+import { evaluateFolder, runPart3 } from "./lib/w300_task.ts";
+import { resolve300wDir, W300_SPLIT } from "./lib/w300.ts";
 
 const USAGE = `usage:
-  main.ts train part1|part2 [options]
+  main.ts train part1|part2|part3 [options]
     --data DIR        IMM folder (default $FACEKIT_IMM or ../shared/data/imm_face_db)
     --out DIR         output folder (default runs/<part>)
     --epochs N        epochs (part1 25, part2 30)
@@ -25,7 +27,109 @@ const USAGE = `usage:
     --first-kernel K  part1: kernel size of the first two convs (3; the seed's variant is 5)
     --limit N         use only N train and N validation faces (quick runs)
     --backend B       auto | webgpu | wasm | cpu (auto)
-    --quiet           no progress bar`;
+    --quiet           no progress bar
+  part3 only (300-W, default data ../shared/data/300w or $FACEKIT_300W):
+    --size N          input side (112)        --channels 1|3   (1)
+    --depth 18|34|50  ResNet depth (18)       --width X        channel multiplier (0.5)
+    --wide            Wide-ResNet-50-2 (bottleneck width x2)
+    --box-scale X     box enlargement per side (0.25)   --jitter X  box jitter (0.05)
+    --loss smoothl1|mse (smoothl1)  --warmup N (1)  --decay cosine|step|constant (cosine)
+  main.ts eval --model DIR [--data DIR ...] [--pictures DIR]
+    NME, failure rate, AUC@8 and MAE of a 68-point model on labelled folders
+    (default: the 300-W validation subset helen_testset)`;
+
+function num(v: string | undefined, d: number, name: string): number {
+  if (v === undefined) return d;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name}: "${v}" is not a positive number`);
+  return n;
+}
+
+async function trainPart3(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      data: { type: "string" },
+      out: { type: "string", default: "runs/part3" },
+      epochs: { type: "string" },
+      batch: { type: "string" },
+      lr: { type: "string" },
+      seed: { type: "string" },
+      resume: { type: "boolean", default: false },
+      size: { type: "string" },
+      channels: { type: "string" },
+      depth: { type: "string" },
+      width: { type: "string" },
+      wide: { type: "boolean", default: false },
+      "box-scale": { type: "string" },
+      jitter: { type: "string" },
+      loss: { type: "string", default: "smoothl1" },
+      warmup: { type: "string" },
+      decay: { type: "string", default: "cosine" },
+      limit: { type: "string" },
+      backend: { type: "string", default: "auto" },
+      quiet: { type: "boolean", default: false },
+    },
+  });
+  const depth = num(values.depth, 18, "depth");
+  if (![18, 34, 50].includes(depth)) throw new Error(`--depth: use 18, 34 or 50`);
+  const channels = num(values.channels, 1, "channels");
+  if (channels !== 1 && channels !== 3) throw new Error(`--channels: use 1 or 3`);
+  if (!["smoothl1", "mse"].includes(values.loss!)) throw new Error(`--loss: use smoothl1 or mse`);
+  if (!["cosine", "step", "constant"].includes(values.decay!)) {
+    throw new Error(`--decay: use cosine, step or constant`);
+  }
+  const data = resolve300wDir(values.data);
+  const backend = await setupBackend(parseBackend(values.backend!));
+  console.log(`backend: ${backend.description}`);
+  const summary = await runPart3({
+    data,
+    out: values.out!,
+    epochs: num(values.epochs, 40, "epochs"),
+    batch: num(values.batch, 16, "batch"),
+    lr: num(values.lr, 2e-3, "lr"),
+    seed: num(values.seed, 1, "seed"),
+    resume: values.resume!,
+    inputSize: num(values.size, 112, "size"),
+    channels,
+    depth: depth as 18 | 34 | 50,
+    width: num(values.width, 0.5, "width"),
+    bottleneckWidth: values.wide ? 2 : 1,
+    boxScale: values["box-scale"] === "0" ? 0 : num(values["box-scale"], 0.25, "box-scale"),
+    jitter: values.jitter === "0" ? 0 : num(values.jitter, 0.05, "jitter"),
+    loss: values.loss as "smoothl1" | "mse",
+    warmup: values.warmup === "0" ? 0 : num(values.warmup, 1, "warmup"),
+    decay: values.decay as "cosine" | "step" | "constant",
+    backend,
+    limit: values.limit ? num(values.limit, 0, "limit") : undefined,
+    quiet: values.quiet,
+  });
+  console.log(JSON.stringify(summary, null, 2));
+}
+
+async function evalCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: "string" },
+      data: { type: "string", multiple: true },
+      pictures: { type: "string" },
+      backend: { type: "string", default: "auto" },
+    },
+  });
+  if (!values.model) throw new Error(`eval: --model DIR is required\n${USAGE}`);
+  const dirs = values.data ?? W300_SPLIT.val.map((d) => `${resolve300wDir(undefined)}/${d}`);
+  const backend = await setupBackend(parseBackend(values.backend!));
+  console.log(`backend: ${backend.description}`);
+  const m = await evaluateFolder(values.model, dirs, values.pictures);
+  console.log(JSON.stringify({
+    faces: m.faces,
+    nmePercent: +(m.nme * 100).toFixed(3),
+    failureRatePercent: +(m.failureRate * 100).toFixed(2),
+    auc8: +m.auc8.toFixed(4),
+    maePixels: +m.maePixels.toFixed(3),
+  }, null, 2));
+}
 
 async function trainCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -48,15 +152,10 @@ async function trainCommand(args: string[]): Promise<void> {
     },
   });
   const part = positionals[0];
+  if (part === "part3") return await trainPart3(args.slice(1));
   if (part !== "part1" && part !== "part2") {
     throw new Error(`train: unknown part "${part ?? ""}"\n${USAGE}`);
   }
-  const num = (v: string | undefined, d: number, name: string): number => {
-    if (v === undefined) return d;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name}: "${v}" is not a positive number`);
-    return n;
-  };
   const data = resolveImmDir(values.data);
   const backend = await setupBackend(parseBackend(values.backend!));
   console.log(`backend: ${backend.description}`);
@@ -83,6 +182,7 @@ export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   try {
     if (command === "train") await trainCommand(rest);
+    else if (command === "eval") await evalCommand(rest);
     else {
       console.error(USAGE);
       return command === undefined || command === "help" ? 0 : 2;

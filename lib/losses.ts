@@ -41,10 +41,11 @@ export function smoothL1Loss(
   beta: number,
 ): tf.Scalar {
   return tf.tidy(() => {
+    // With m = min(|d|, beta): 0.5 m^2 / beta + (|d| - m) equals the two
+    // branches, using only ops that have gradients.
     const d = tf.abs(tf.sub(pred, target));
-    const quad = tf.div(tf.mul(0.5, tf.square(d)), beta);
-    const lin = tf.sub(d, 0.5 * beta);
-    return tf.mean(tf.where(tf.less(d, beta), quad, lin)) as tf.Scalar;
+    const m = tf.minimum(d, beta);
+    return tf.mean(tf.add(tf.div(tf.mul(0.5, tf.square(m)), beta), tf.sub(d, m))) as tf.Scalar;
   });
 }
 

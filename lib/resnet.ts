@@ -163,9 +163,10 @@ export function buildResNet(opts: ResNetOptions): tf.LayersModel {
         `initialBias has ${opts.initialBias.length} values, expected ${outputs}`,
       );
     }
-    const [kernel, bias] = head.getWeights();
+    const [kernel] = head.getWeights();
+    const bias = tf.tensor1d(opts.initialBias);
+    head.setWeights([kernel, bias]);
     bias.dispose();
-    head.setWeights([kernel, tf.tensor1d(opts.initialBias)]);
   }
   return model;
 }

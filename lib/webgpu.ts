@@ -140,15 +140,13 @@ export async function initWebGpu(): Promise<WebGpuInfo> {
   if (!(await tf.setBackend("webgpu"))) {
     throw new Error("tfjs failed to initialise the webgpu backend");
   }
-  const legacyFallback =
-    (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter;
+  const legacyFallback = (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter;
   return {
     description: info.description || `${info.vendor} ${info.architecture}`,
     limits: {
       maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
       maxBufferSize: device.limits.maxBufferSize,
-      maxComputeWorkgroupsPerDimension:
-        device.limits.maxComputeWorkgroupsPerDimension,
+      maxComputeWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
     },
     isFallbackAdapter: Boolean(info.isFallbackAdapter ?? legacyFallback),
   };

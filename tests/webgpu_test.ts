@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import {
-  assertBindingSizes,
-  initWebGpu,
-  setGuardLimits,
-  type WebGpuInfo,
-} from "../lib/webgpu.ts";
+import { assertBindingSizes, initWebGpu, setGuardLimits, type WebGpuInfo } from "../lib/webgpu.ts";
 
 const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
 const hasAdapter = gpu ? (await gpu.requestAdapter()) !== null : false;
@@ -77,9 +72,7 @@ function assertClose(
   const rel = maxAbs / Math.max(maxRef, 1e-12);
   assert.ok(
     rel <= rtol,
-    `${name}: max abs err ${maxAbs.toExponential(2)}, rel ${
-      rel.toExponential(2)
-    } > ${rtol}`,
+    `${name}: max abs err ${maxAbs.toExponential(2)}, rel ${rel.toExponential(2)} > ${rtol}`,
   );
 }
 

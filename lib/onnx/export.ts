@@ -41,7 +41,9 @@ export function onnxMetadata(meta: ModelMeta | null): Record<string, string> {
   md.keypoint_count = String(meta.points.length);
   md.keypoint_indices = JSON.stringify(meta.points);
   const layout = LAYOUTS[meta.layout];
-  if (layout) md.keypoint_names = JSON.stringify(meta.points.map((i) => layout.names[i] ?? `p${i}`));
+  if (layout) {
+    md.keypoint_names = JSON.stringify(meta.points.map((i) => layout.names[i] ?? `p${i}`));
+  }
   md.input_width = String(meta.inputWidth);
   md.input_height = String(meta.inputHeight);
   md.input_channels = String(meta.channels);
