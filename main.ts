@@ -12,6 +12,8 @@ import { parseArgs } from "node:util";
 import { parseBackend, setupBackend } from "./lib/backend.ts";
 import { resolveImmDir, runImm } from "./lib/imm_task.ts";
 import { evaluateFolder, runPart3 } from "./lib/w300_task.ts";
+import { predictCli } from "./lib/predict_cli.ts";
+import { exportOnnxFile } from "./lib/onnx/export.ts";
 import { resolve300wDir, W300_SPLIT } from "./lib/w300.ts";
 
 const USAGE = `usage:
@@ -36,7 +38,11 @@ const USAGE = `usage:
     --loss smoothl1|mse (smoothl1)  --warmup N (1)  --decay cosine|step|constant (cosine)
   main.ts eval --model DIR [--data DIR ...] [--pictures DIR]
     NME, failure rate, AUC@8 and MAE of a 68-point model on labelled folders
-    (default: the 300-W validation subset helen_testset)`;
+    (default: the 300-W validation subset helen_testset)
+  main.ts predict IMAGE [--box x,y,w,h] [--model part3|part2|part1|DIR] [--out PNG] [--json]
+    the same as: deno run --allow-read mod.ts predict ...
+  main.ts export --model DIR --out FILE.onnx
+    ONNX (opset 17) export of a model folder`;
 
 function num(v: string | undefined, d: number, name: string): number {
   if (v === undefined) return d;
@@ -131,6 +137,16 @@ async function evalCommand(args: string[]): Promise<void> {
   }, null, 2));
 }
 
+async function exportCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { model: { type: "string" }, out: { type: "string" } },
+  });
+  if (!values.model || !values.out) throw new Error(`export: --model DIR and --out FILE are required`);
+  const { bytes } = await exportOnnxFile(values.model, values.out);
+  console.log(`wrote ${values.out} (${(bytes / 2 ** 20).toFixed(2)} MiB)`);
+}
+
 async function trainCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
@@ -183,6 +199,8 @@ export async function main(args: string[]): Promise<number> {
   try {
     if (command === "train") await trainCommand(rest);
     else if (command === "eval") await evalCommand(rest);
+    else if (command === "predict") return await predictCli(args);
+    else if (command === "export") await exportCommand(rest);
     else {
       console.error(USAGE);
       return command === undefined || command === "help" ? 0 : 2;

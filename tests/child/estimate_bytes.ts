@@ -1,0 +1,9 @@
+// Run by tests/detector_test.ts with read access to models/part3 only: the
+// photo arrives as bytes on stdin, so estimating needs no other permission.
+import { createDetector } from "../../mod.ts";
+
+const bytes = new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
+const detector = await createDetector({ model: "part3" });
+const face = await detector.estimate(bytes, { box: { x: 282, y: 306, width: 156, height: 148 } });
+detector.dispose();
+console.log(face.keypoints.length);
