@@ -128,13 +128,17 @@ async function evalCommand(args: string[]): Promise<void> {
   const backend = await setupBackend(parseBackend(values.backend!));
   console.log(`backend: ${backend.description}`);
   const m = await evaluateFolder(values.model, dirs, values.pictures);
-  console.log(JSON.stringify({
-    faces: m.faces,
-    nmePercent: +(m.nme * 100).toFixed(3),
-    failureRatePercent: +(m.failureRate * 100).toFixed(2),
-    auc8: +m.auc8.toFixed(4),
-    maePixels: +m.maePixels.toFixed(3),
-  }, null, 2));
+  console.log(JSON.stringify(
+    {
+      faces: m.faces,
+      nmePercent: +(m.nme * 100).toFixed(3),
+      failureRatePercent: +(m.failureRate * 100).toFixed(2),
+      auc8: +m.auc8.toFixed(4),
+      maePixels: +m.maePixels.toFixed(3),
+    },
+    null,
+    2,
+  ));
 }
 
 async function exportCommand(args: string[]): Promise<void> {
@@ -142,7 +146,9 @@ async function exportCommand(args: string[]): Promise<void> {
     args,
     options: { model: { type: "string" }, out: { type: "string" } },
   });
-  if (!values.model || !values.out) throw new Error(`export: --model DIR and --out FILE are required`);
+  if (!values.model || !values.out) {
+    throw new Error(`export: --model DIR and --out FILE are required`);
+  }
   const { bytes } = await exportOnnxFile(values.model, values.out);
   console.log(`wrote ${values.out} (${(bytes / 2 ** 20).toFixed(2)} MiB)`);
 }
@@ -185,7 +191,9 @@ async function trainCommand(args: string[]): Promise<void> {
     seed: num(values.seed, 1, "seed"),
     resume: values.resume!,
     augment: values["no-augment"] ? false : values.augment ?? part === "part2",
-    firstKernel: values["first-kernel"] ? num(values["first-kernel"], 3, "first-kernel") : undefined,
+    firstKernel: values["first-kernel"]
+      ? num(values["first-kernel"], 3, "first-kernel")
+      : undefined,
     backend,
     limit: values.limit ? num(values.limit, 0, "limit") : undefined,
     quiet: values.quiet,

@@ -7,12 +7,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import {
-  ensureDir,
-  explainFsError,
-  readBytes,
-  writeFileAtomic,
-} from "./fs_util.ts";
+import { ensureDir, explainFsError, readBytes, writeFileAtomic } from "./fs_util.ts";
 
 /** What a model folder says about its inputs and outputs. */
 export interface ModelMeta {

@@ -181,7 +181,9 @@ async function toFloatImage(image: ImageInput, channels: 1 | 3): Promise<FloatIm
   if (image && typeof image === "object" && "data" in image && "width" in image) {
     return fromRgba(image as RgbaLike, channels);
   }
-  throw new Error("estimate: image must be a path, JPEG/PNG bytes, {data, width, height} or a tensor");
+  throw new Error(
+    "estimate: image must be a path, JPEG/PNG bytes, {data, width, height} or a tensor",
+  );
 }
 
 function layoutNames(meta: ModelMeta): string[] {
@@ -219,11 +221,16 @@ export async function createDetector(opts: DetectorOptions = {}): Promise<Detect
       const x = new Float32Array(meta.inputWidth * meta.inputHeight * meta.channels);
       normaliseImageInto(input.image, x, 0);
       const out = tf.tidy(() =>
-        model.predict(tf.tensor4d(x, [1, meta.inputHeight, meta.inputWidth, meta.channels])) as tf.Tensor
+        model.predict(
+          tf.tensor4d(x, [1, meta.inputHeight, meta.inputWidth, meta.channels]),
+        ) as tf.Tensor
       );
       const pred = await out.data();
       out.dispose();
-      const pts = toImagePoints(denormalisePoints(pred, meta.inputWidth, meta.inputHeight), input.matrix);
+      const pts = toImagePoints(
+        denormalisePoints(pred, meta.inputWidth, meta.inputHeight),
+        input.matrix,
+      );
       return {
         box: { x: box.x, y: box.y, width: box.w, height: box.h },
         keypoints: names.map((name, i) => ({ x: pts[2 * i], y: pts[2 * i + 1], name })),

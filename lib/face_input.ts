@@ -81,7 +81,14 @@ export function faceInput(
     const img = resize(crop.image, meta.inputWidth, meta.inputHeight);
     return {
       image: img,
-      matrix: [crop.matrix[0], 0, crop.matrix[2], 0, crop.matrix[4] * meta.inputHeight / meta.inputWidth, crop.matrix[5] * meta.inputHeight / meta.inputWidth],
+      matrix: [
+        crop.matrix[0],
+        0,
+        crop.matrix[2],
+        0,
+        crop.matrix[4] * meta.inputHeight / meta.inputWidth,
+        crop.matrix[5] * meta.inputHeight / meta.inputWidth,
+      ],
       cropBox,
     };
   }

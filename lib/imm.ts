@@ -41,9 +41,7 @@ export function parseDat(
   source: string,
   count = IMM_POINTS,
 ): Float32Array {
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) =>
-    l !== ""
-  );
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
   if (lines.length !== count) {
     throw new Error(
       `${source}: expected ${count} lines "index x y", found ${lines.length}`,

@@ -7,7 +7,7 @@
  */
 
 import type * as tf from "@tensorflow/tfjs";
-import { DEFAULT_AUGMENT, augment } from "./augment.ts";
+import { augment, DEFAULT_AUGMENT } from "./augment.ts";
 import type { BackendInfo } from "./backend.ts";
 import { loadModelFolder } from "./checkpoint.ts";
 import { ensureDir, writeFileAtomic } from "./fs_util.ts";
@@ -154,9 +154,7 @@ export async function runImm(opts: ImmRunOptions): Promise<ImmRunSummary> {
     trainSet = trainSet.slice(0, opts.limit);
     valSet = valSet.slice(0, opts.limit);
   }
-  const points = opts.part === "part1"
-    ? [IMM_NOSE_TIP]
-    : Array.from({ length: 58 }, (_, i) => i);
+  const points = opts.part === "part1" ? [IMM_NOSE_TIP] : Array.from({ length: 58 }, (_, i) => i);
   const aug = opts.augment ? DEFAULT_AUGMENT : null;
   const source = keypointSource(trainSet, valSet, {
     points,
@@ -201,9 +199,9 @@ export async function runImm(opts: ImmRunOptions): Promise<ImmRunSummary> {
     const p = selectPoints(s.points, points);
     for (let i = 0; i < p.length; i++) meanPos[i] += p[i] / trainSet.length;
   }
-  const baselineErr = mean(valSet.flatMap((s) =>
-    Array.from(pointErrors(meanPos, selectPoints(s.points, points)))
-  ));
+  const baselineErr = mean(
+    valSet.flatMap((s) => Array.from(pointErrors(meanPos, selectPoints(s.points, points)))),
+  );
 
   const summary: ImmRunSummary = {
     part: opts.part,
@@ -246,19 +244,35 @@ async function writePictures(
     const a = opts.augment
       ? augment(s.image, s.points, IMM58.flip, rng, DEFAULT_AUGMENT)
       : { image: s.image, points: s.points };
-    return overlay(a.image, [{ points: selectPoints(a.points, points), color: GREEN }], zoom, s.name);
+    return overlay(
+      a.image,
+      [{ points: selectPoints(a.points, points), color: GREEN }],
+      zoom,
+      s.name,
+    );
   });
-  await savePng(`${opts.out}/train_samples.png`, titledGrid(samples, 4, "training samples (augmented)"));
+  await savePng(
+    `${opts.out}/train_samples.png`,
+    titledGrid(samples, 4, "training samples (augmented)"),
+  );
   // Two best and two worst validation faces.
   const n = points.length;
   const errs = perFaceErrors(pred, target, valSet.length, n, w, h);
   const order = Array.from(errs.keys()).sort((a, b) => errs[a] - errs[b]);
   const pick = [...order.slice(0, 2), ...order.slice(-2)];
   const tiles = pick.map((i) =>
-    overlay(valSet[i].image, [
-      { points: denormalisePoints(target.subarray(i * 2 * n, (i + 1) * 2 * n), w, h), color: GREEN },
-      { points: denormalisePoints(pred.subarray(i * 2 * n, (i + 1) * 2 * n), w, h), color: RED },
-    ], zoom, `${valSet[i].name} ${errs[i].toFixed(2)}px`)
+    overlay(
+      valSet[i].image,
+      [
+        {
+          points: denormalisePoints(target.subarray(i * 2 * n, (i + 1) * 2 * n), w, h),
+          color: GREEN,
+        },
+        { points: denormalisePoints(pred.subarray(i * 2 * n, (i + 1) * 2 * n), w, h), color: RED },
+      ],
+      zoom,
+      `${valSet[i].name} ${errs[i].toFixed(2)}px`,
+    )
   );
   await savePng(
     `${opts.out}/val_best_worst.png`,

@@ -86,11 +86,7 @@ export function hostLoss(
   let acc = 0;
   for (let i = 0; i < pred.length; i++) {
     const d = Math.abs(pred[i] - target[i]);
-    acc += name === "mse"
-      ? d * d
-      : d < beta
-      ? 0.5 * d * d / beta
-      : d - 0.5 * beta;
+    acc += name === "mse" ? d * d : d < beta ? 0.5 * d * d / beta : d - 0.5 * beta;
   }
   return acc / Math.max(1, pred.length);
 }

@@ -332,14 +332,12 @@ function renderChart(
     integerX,
   );
 
-  const sx = (x: number): number =>
-    left + (x - xAxis.min) / (xAxis.max - xAxis.min) * plotW;
+  const sx = (x: number): number => left + (x - xAxis.min) / (xAxis.max - xAxis.min) * plotW;
   const sy = (y: number): number => {
     const t = logY ? Math.log10(y) : y;
     return bottom - (t - yAxis.min) / (yAxis.max - yAxis.min) * plotH;
   };
-  const syAxis = (v: number): number =>
-    bottom - (v - yAxis.min) / (yAxis.max - yAxis.min) * plotH;
+  const syAxis = (v: number): number => bottom - (v - yAxis.min) / (yAxis.max - yAxis.min) * plotH;
 
   // Grid.
   for (const v of yAxis.minor) {

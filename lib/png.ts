@@ -471,9 +471,9 @@ export function decodePng(bytes: Uint8Array, name?: string): RgbaImage {
     }
     if (pos + 12 + length > bytes.length) {
       fail(
-        `truncated ${type} chunk at offset ${pos}: needs ${
-          12 + length
-        } bytes, ${bytes.length - pos} left (file cut short?)`,
+        `truncated ${type} chunk at offset ${pos}: needs ${12 + length} bytes, ${
+          bytes.length - pos
+        } left (file cut short?)`,
       );
     }
     const data = bytes.subarray(pos + 8, pos + 8 + length);
@@ -620,9 +620,7 @@ export function decodePng(bytes: Uint8Array, name?: string): RgbaImage {
               out[o] = pal[idx * 3];
               out[o + 1] = pal[idx * 3 + 1];
               out[o + 2] = pal[idx * 3 + 2];
-              out[o + 3] = palAlpha !== undefined && idx < palAlpha.length
-                ? palAlpha[idx]
-                : 255;
+              out[o + 3] = palAlpha !== undefined && idx < palAlpha.length ? palAlpha[idx] : 255;
             } else {
               out[o] = out[o + 1] = out[o + 2] = 0;
               out[o + 3] = 255;

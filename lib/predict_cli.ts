@@ -12,7 +12,8 @@ import { writeFileAtomic } from "./fs_util.ts";
 import { readImage } from "./image.ts";
 import { encodePng } from "./png.ts";
 
-const USAGE = `usage: predict IMAGE [--box x,y,w,h] [--model part3|part2|part1|DIR|URL] [--out annotated.png] [--json] [--backend wasm|cpu|webgpu]
+const USAGE =
+  `usage: predict IMAGE [--box x,y,w,h] [--model part3|part2|part1|DIR|URL] [--out annotated.png] [--json] [--backend wasm|cpu|webgpu]
   Without --box the whole image is the face box: pass a face crop, or give --box.`;
 
 /**
@@ -27,7 +28,9 @@ const USAGE = `usage: predict IMAGE [--box x,y,w,h] [--model part3|part2|part1|D
 export function parseBox(text: string): FaceBox {
   const v = text.split(",").map(Number);
   if (v.length !== 4 || v.some((n) => !Number.isFinite(n)) || v[2] <= 0 || v[3] <= 0) {
-    throw new Error(`--box: expected x,y,width,height with positive width and height, got "${text}"`);
+    throw new Error(
+      `--box: expected x,y,width,height with positive width and height, got "${text}"`,
+    );
   }
   return { x: v[0], y: v[1], width: v[2], height: v[3] };
 }
@@ -67,21 +70,35 @@ export async function predictCli(args: string[]): Promise<number> {
     const rgba = await readImage(path);
     const box = values.box ? parseBox(values.box) : undefined;
     if (!box) {
-      console.error(`no --box: using the whole ${rgba.width}x${rgba.height} image as the face box (a face crop)`);
+      console.error(
+        `no --box: using the whole ${rgba.width}x${rgba.height} image as the face box (a face crop)`,
+      );
     }
     const face = await detector.estimate(rgba, { box });
     detector.dispose();
     const ms = performance.now() - t0;
     if (values.out) {
       const r = Math.max(2, Math.round(Math.max(rgba.width, rgba.height) / 250));
-      const img = { data: new Uint8ClampedArray(rgba.data), width: rgba.width, height: rgba.height };
+      const img = {
+        data: new Uint8ClampedArray(rgba.data),
+        width: rgba.width,
+        height: rgba.height,
+      };
       for (const k of face.keypoints) drawDot(img, k.x, k.y, r, [255, 40, 40]);
       await writeFileAtomic(values.out, encodePng(img));
     }
     if (values.json) console.log(JSON.stringify(face));
     else {
-      console.log(`${path}: ${face.keypoints.length} keypoints (${detector.meta.task}) in ${ms.toFixed(0)} ms`);
-      for (const k of face.keypoints) console.log(`  ${k.name.padEnd(16)} ${k.x.toFixed(1).padStart(8)} ${k.y.toFixed(1).padStart(8)}`);
+      console.log(
+        `${path}: ${face.keypoints.length} keypoints (${detector.meta.task}) in ${
+          ms.toFixed(0)
+        } ms`,
+      );
+      for (const k of face.keypoints) {
+        console.log(
+          `  ${k.name.padEnd(16)} ${k.x.toFixed(1).padStart(8)} ${k.y.toFixed(1).padStart(8)}`,
+        );
+      }
       if (values.out) console.log(`wrote ${values.out}`);
     }
     return 0;

@@ -19,9 +19,7 @@ const encoder = new TextEncoder();
 export function bar(done: number, total: number, width = 24): string {
   const f = total > 0 ? Math.min(1, done / total) : 1;
   const n = Math.round(f * width);
-  return `[${"#".repeat(n)}${".".repeat(width - n)}] ${
-    String(Math.round(f * 100)).padStart(3)
-  }%`;
+  return `[${"#".repeat(n)}${".".repeat(width - n)}] ${String(Math.round(f * 100)).padStart(3)}%`;
 }
 
 /** Draws progress lines; `finish()` ends the line. */

@@ -81,8 +81,7 @@ export function toRgba(
   const out = new Uint8ClampedArray(n * 4);
   for (let i = 0; i < n; i++) {
     for (let c = 0; c < 3; c++) {
-      out[i * 4 + c] =
-        img.data[i * img.channels + (img.channels === 1 ? 0 : c)];
+      out[i * 4 + c] = img.data[i * img.channels + (img.channels === 1 ? 0 : c)];
     }
     out[i * 4 + 3] = 255;
   }

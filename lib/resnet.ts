@@ -66,8 +66,7 @@ export function buildResNet(opts: ResNetOptions): tf.LayersModel {
   let seedCounter = 0;
   const seed = (): number | undefined =>
     opts.seed === undefined ? undefined : opts.seed * 1000 + seedCounter++;
-  const heInit = (): Initializer =>
-    tf.initializers.heNormal({ seed: seed() });
+  const heInit = (): Initializer => tf.initializers.heNormal({ seed: seed() });
   const ch = (c: number): number => Math.max(8, Math.round(c * wm));
 
   const conv = (

@@ -292,9 +292,7 @@ export async function train(
       trainMs += performance.now() - ts;
       if (!Number.isFinite(v)) {
         throw new Error(
-          `training diverged: loss is ${v} at epoch ${epoch + 1}, step ${
-            s + 1
-          }; ` +
+          `training diverged: loss is ${v} at epoch ${epoch + 1}, step ${s + 1}; ` +
             `checkpoints in ${cfg.outDir} were left as they were; try a lower --lr`,
         );
       }
@@ -304,9 +302,7 @@ export async function train(
         progress.update(
           s + 1,
           steps,
-          `loss ${(lossSum / seen).toExponential(3)} ${
-            (seen / (trainMs / 1000)).toFixed(1)
-          } img/s`,
+          `loss ${(lossSum / seen).toExponential(3)} ${(seen / (trainMs / 1000)).toFixed(1)} img/s`,
         );
       }
     }
@@ -355,12 +351,10 @@ export async function train(
       )
       .map(([k, v]) => `${k} ${Number(v).toFixed(4)}`).join(" ");
     progress.finish(
-      `train ${record.trainLoss.toExponential(3)} val ${
-        valLoss.toExponential(3)
-      } ` +
-        `${extras} ${record.imagesPerSec.toFixed(1)} img/s ${
-          record.seconds.toFixed(1)
-        } s${improved ? " *best" : ""}`,
+      `train ${record.trainLoss.toExponential(3)} val ${valLoss.toExponential(3)} ` +
+        `${extras} ${record.imagesPerSec.toFixed(1)} img/s ${record.seconds.toFixed(1)} s${
+          improved ? " *best" : ""
+        }`,
     );
   }
   optimizer.dispose();

@@ -134,9 +134,20 @@ export function prepareTrainFace(s: Sample, meta: ModelMeta): PreparedFace {
   const box = modelBox(boxFromPoints(s.points, s.name), meta);
   const side = Math.round(meta.inputWidth * CONTEXT);
   const grow = (CONTEXT - 1) / 2;
-  const ctxBox = { x: box.x - grow * box.w, y: box.y - grow * box.h, w: box.w * CONTEXT, h: box.h * CONTEXT };
+  const ctxBox = {
+    x: box.x - grow * box.w,
+    y: box.y - grow * box.h,
+    w: box.w * CONTEXT,
+    h: box.h * CONTEXT,
+  };
   const crop = cropFace(s.image, s.points, ctxBox, side, { name: s.name });
-  return { name: s.name, image: crop.image, points: crop.points, matrix: crop.matrix, original: s.points };
+  return {
+    name: s.name,
+    image: crop.image,
+    points: crop.points,
+    matrix: crop.matrix,
+    original: s.points,
+  };
 }
 
 /**
@@ -158,7 +169,10 @@ export function augmentFace(
 ): { image: FloatImage; points: Float32Array } {
   const side = face.image.width;
   const margin = (side - size) / 2;
-  const box = jitterBox({ x: margin, y: margin, w: size, h: size }, rng, { shift: jitter, scale: jitter });
+  const box = jitterBox({ x: margin, y: margin, w: size, h: size }, rng, {
+    shift: jitter,
+    scale: jitter,
+  });
   const draw = randomAffine(rng, size, size, aug);
   const m = chain(cropAffine(box, size), draw.matrix);
   const image = warpAffine(face.image, m, size, size);
@@ -253,12 +267,17 @@ export async function preparePart3(
   limit?: number,
 ): Promise<{ train: PreparedFace[]; val: PreparedFace[] }> {
   const channels = meta.channels as 1 | 3;
-  const trainSamples = await load300w(W300_SPLIT.train.map((d) => `${root}/${d}`), { channels, limit });
+  const trainSamples = await load300w(W300_SPLIT.train.map((d) => `${root}/${d}`), {
+    channels,
+    limit,
+  });
   const valSamples = await load300w(W300_SPLIT.val.map((d) => `${root}/${d}`), { channels, limit });
   const trainGroups = new Set(trainSamples.map((s) => s.group));
   const shared = valSamples.filter((s) => trainGroups.has(s.group));
   if (shared.length) {
-    throw new Error(`split leaks photos across train/validation: ${shared.map((s) => s.name).join(", ")}`);
+    throw new Error(
+      `split leaks photos across train/validation: ${shared.map((s) => s.name).join(", ")}`,
+    );
   }
   return {
     train: trainSamples.map((s) => prepareTrainFace(s, meta)),
@@ -415,7 +434,12 @@ export async function writeEvalPictures(
   const ced = cedCurve(m.perFace, 0.08, 80);
   await savePng(
     `${dir}/ced.png`,
-    curveChart([{ name: `NME ${(m.nme * 100).toFixed(2)} %, AUC@8 ${m.auc8.toFixed(3)}`, x: Array.from(ced.x), y: Array.from(ced.y), color: [214, 39, 40] }], {
+    curveChart([{
+      name: `NME ${(m.nme * 100).toFixed(2)} %, AUC@8 ${m.auc8.toFixed(3)}`,
+      x: Array.from(ced.x),
+      y: Array.from(ced.y),
+      color: [214, 39, 40],
+    }], {
       title: "cumulative error distribution",
       xLabel: "NME (inter-ocular)",
       yLabel: "fraction of faces",
@@ -426,12 +450,23 @@ export async function writeEvalPictures(
   const order = Array.from(m.perFace.keys()).sort((a, b) => m.perFace[a] - m.perFace[b]);
   const pick = [...order.slice(0, 4), ...order.slice(-4)];
   const tiles = pick.map((i) =>
-    overlay(faces[i].image, [
-      { points: faces[i].points, color: GREEN },
-      { points: denormalisePoints(pred.subarray(i * 136, (i + 1) * 136), size, size), color: RED },
-    ], Math.max(1, Math.round(224 / size)), `${faces[i].name} ${(m.perFace[i] * 100).toFixed(1)}%`)
+    overlay(
+      faces[i].image,
+      [
+        { points: faces[i].points, color: GREEN },
+        {
+          points: denormalisePoints(pred.subarray(i * 136, (i + 1) * 136), size, size),
+          color: RED,
+        },
+      ],
+      Math.max(1, Math.round(224 / size)),
+      `${faces[i].name} ${(m.perFace[i] * 100).toFixed(1)}%`,
+    )
   );
-  await savePng(`${dir}/val_best_worst.png`, titledGrid(tiles, 4, "4 best, 4 worst (red prediction, green truth)"));
+  await savePng(
+    `${dir}/val_best_worst.png`,
+    titledGrid(tiles, 4, "4 best, 4 worst (red prediction, green truth)"),
+  );
 }
 
 async function writePart3Pictures(
@@ -447,9 +482,17 @@ async function writePart3Pictures(
   const rng = createRng(o.seed + 3);
   const samples = trainFaces.slice(0, 8).map((f) => {
     const a = augmentFace(f, o.inputSize, rng, DEFAULT_AUGMENT, o.jitter);
-    return overlay(a.image, [{ points: a.points, color: GREEN }], Math.max(1, Math.round(224 / o.inputSize)), f.name);
+    return overlay(
+      a.image,
+      [{ points: a.points, color: GREEN }],
+      Math.max(1, Math.round(224 / o.inputSize)),
+      f.name,
+    );
   });
-  await savePng(`${o.out}/train_samples.png`, titledGrid(samples, 4, "training inputs (augmented)"));
+  await savePng(
+    `${o.out}/train_samples.png`,
+    titledGrid(samples, 4, "training inputs (augmented)"),
+  );
 }
 
 /**

@@ -49,7 +49,12 @@ Deno.test("flip maps are involutions and flip twice is the identity", () => {
   for (const layout of [IMM58, IBUG68]) {
     assert.equal(layout.flip.length, layout.names.length);
     layout.flip.forEach((j, i) => assert.equal(layout.flip[j], i, `${layout.id} ${i}`));
-    const img = { data: new Float32Array(20 * 10).map((_, i) => i), width: 20, height: 10, channels: 1 };
+    const img = {
+      data: new Float32Array(20 * 10).map((_, i) => i),
+      width: 20,
+      height: 10,
+      channels: 1,
+    };
     const pts = new Float32Array(layout.flip.length * 2).map((_, i) => (i * 7) % 10);
     const once = flipHorizontal(img, pts, layout.flip);
     const twice = flipHorizontal(once.image, once.points, layout.flip);
@@ -85,7 +90,12 @@ Deno.test("iBUG flip: outer eye corners 36 and 45 swap, nose tip 30 stays", () =
 });
 
 Deno.test("colour jitter stays in range and changes the image", () => {
-  const img = { data: new Float32Array(300).map((_, i) => i % 256), width: 10, height: 10, channels: 3 };
+  const img = {
+    data: new Float32Array(300).map((_, i) => i % 256),
+    width: 10,
+    height: 10,
+    channels: 3,
+  };
   const out = colourJitter(img, createRng(5), DEFAULT_AUGMENT);
   assert.ok(out.data.every((v) => v >= 0 && v <= 255));
   assert.notDeepEqual(out.data, img.data);

@@ -67,7 +67,10 @@ Deno.test("loading refuses path traversal, truncated and oversized weights", asy
       () => parseModelFolder(JSON.stringify(j), "m/model.json", read(weights)),
       /need/,
     );
-    await assert.rejects(() => parseModelFolder("{", "m/model.json", read(weights)), /not valid JSON/);
+    await assert.rejects(
+      () => parseModelFolder("{", "m/model.json", read(weights)),
+      /not valid JSON/,
+    );
     assert.equal(safeWeightPath("group1-shard1of2.bin", "x"), "group1-shard1of2.bin");
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -75,5 +78,8 @@ Deno.test("loading refuses path traversal, truncated and oversized weights", asy
 });
 
 Deno.test("a missing model folder names the file", async () => {
-  await assert.rejects(() => loadModelFolder("/nonexistent/model"), /\/nonexistent\/model\/model\.json: file not found/);
+  await assert.rejects(
+    () => loadModelFolder("/nonexistent/model"),
+    /\/nonexistent\/model\/model\.json: file not found/,
+  );
 });

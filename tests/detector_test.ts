@@ -16,7 +16,8 @@ function readPts(path: string): Float32Array {
 }
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const p = await new Deno.Command(DENO, { args, cwd: ROOT, stdout: "piped", stderr: "piped" }).output();
+  const p = await new Deno.Command(DENO, { args, cwd: ROOT, stdout: "piped", stderr: "piped" })
+    .output();
   const dec = new TextDecoder();
   return { code: p.code, out: dec.decode(p.stdout), err: dec.decode(p.stderr) };
 }
@@ -37,15 +38,24 @@ Deno.test("part3 weights ship and land on the face in the fixture photo", async 
   assert.equal(face.keypoints.length, 68);
   const k = (name: string) => face.keypoints.find((p) => p.name === name)!;
   const nose = k("nose_bridge_3");
-  assert.ok(nose.x > box.x && nose.x < box.x + box.width && nose.y > box.y && nose.y < box.y + box.height, "nose tip inside the face box");
+  assert.ok(
+    nose.x > box.x && nose.x < box.x + box.width && nose.y > box.y && nose.y < box.y + box.height,
+    "nose tip inside the face box",
+  );
   const eyeY = (k("right_eye_0").y + k("left_eye_3").y) / 2;
   const mouthY = (k("outer_lip_3").y + k("outer_lip_9").y) / 2;
-  assert.ok(eyeY < nose.y && nose.y < mouthY, `eyes ${eyeY} above nose ${nose.y} above mouth ${mouthY}`);
+  assert.ok(
+    eyeY < nose.y && nose.y < mouthY,
+    `eyes ${eyeY} above nose ${nose.y} above mouth ${mouthY}`,
+  );
   assert.ok(k("right_eye_0").x < k("left_eye_3").x, "subject's right eye on the image's left");
   // Mean error against the annotation, relative to the inter-ocular distance.
   const iod = Math.hypot(pts[90] - pts[72], pts[91] - pts[73]);
   let err = 0;
-  face.keypoints.forEach((p, i) => (err += Math.hypot(p.x - pts[2 * i], p.y - pts[2 * i + 1]) / 68));
+  face.keypoints.forEach((
+    p,
+    i,
+  ) => (err += Math.hypot(p.x - pts[2 * i], p.y - pts[2 * i + 1]) / 68));
   assert.ok(err / iod < 0.2, `NME on the fixture ${(100 * err / iod).toFixed(1)} %`);
 });
 
@@ -56,7 +66,13 @@ Deno.test("estimate accepts bytes, ImageData-like objects and tensors alike", as
   const { decodeImage } = await import("../lib/image.ts");
   const rgba = decodeImage(bytes);
   const b = await detector.estimate(rgba);
-  const t = tf.tensor3d(Float32Array.from({ length: rgba.width * rgba.height * 3 }, (_, i) => rgba.data[Math.floor(i / 3) * 4 + (i % 3)]), [rgba.height, rgba.width, 3]);
+  const t = tf.tensor3d(
+    Float32Array.from(
+      { length: rgba.width * rgba.height * 3 },
+      (_, i) => rgba.data[Math.floor(i / 3) * 4 + (i % 3)],
+    ),
+    [rgba.height, rgba.width, 3],
+  );
   const c = await detector.estimate(t);
   t.dispose();
   detector.dispose();
@@ -64,13 +80,25 @@ Deno.test("estimate accepts bytes, ImageData-like objects and tensors alike", as
   assert.deepEqual(a, b);
   assert.ok(Math.abs(a.keypoints[0].x - c.keypoints[0].x) < 1e-3);
   assert.deepEqual(a.box, { x: 0, y: 0, width: 640, height: 480 });
-  await assert.rejects(() => createDetector({ model: "part1" }).then((d) => d.estimate(new Uint8Array([1, 2, 3]))), /not a JPEG or PNG image/);
+  await assert.rejects(
+    () => createDetector({ model: "part1" }).then((d) => d.estimate(new Uint8Array([1, 2, 3]))),
+    /not a JPEG or PNG image/,
+  );
 });
 
 Deno.test("model loading refuses traversal, shape mismatch and truncated weights", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await buildPart1({ seed: 1 }).save(folderSaver(dir, { task: "part1", layout: "imm58", points: [52], inputWidth: 80, inputHeight: 64, channels: 1 }));
+    await buildPart1({ seed: 1 }).save(
+      folderSaver(dir, {
+        task: "part1",
+        layout: "imm58",
+        points: [52],
+        inputWidth: 80,
+        inputHeight: 64,
+        channels: 1,
+      }),
+    );
     const json = JSON.parse(await Deno.readTextFile(`${dir}/model.json`));
     const loc = resolveModelLocation(dir);
     const bad = structuredClone(json);
@@ -92,21 +120,55 @@ Deno.test("model loading refuses traversal, shape mismatch and truncated weights
 
 Deno.test("predict runs with read access to the model folder and the photo only", async () => {
   const modelDir = `${ROOT}models/part3`;
-  const ok = await run(["run", "--no-prompt", `--allow-read=${modelDir},${FACE}`, "mod.ts", "predict", FACE, "--json", "--box", "282,306,156,148"]);
+  const ok = await run([
+    "run",
+    "--no-prompt",
+    `--allow-read=${modelDir},${FACE}`,
+    "mod.ts",
+    "predict",
+    FACE,
+    "--json",
+    "--box",
+    "282,306,156,148",
+  ]);
   assert.equal(ok.code, 0, ok.err);
   const face = JSON.parse(ok.out);
   assert.equal(face.keypoints.length, 68);
   // Without the model folder: a clear message naming the flag.
-  const noModel = await run(["run", "--no-prompt", `--allow-read=${FACE}`, "mod.ts", "predict", FACE]);
+  const noModel = await run([
+    "run",
+    "--no-prompt",
+    `--allow-read=${FACE}`,
+    "mod.ts",
+    "predict",
+    FACE,
+  ]);
   assert.equal(noModel.code, 1);
   assert.match(noModel.err, /--allow-read=.*models\/part3/);
   // Without read access to the photo.
-  const noImage = await run(["run", "--no-prompt", `--allow-read=${modelDir}`, "mod.ts", "predict", FACE]);
+  const noImage = await run([
+    "run",
+    "--no-prompt",
+    `--allow-read=${modelDir}`,
+    "mod.ts",
+    "predict",
+    FACE,
+  ]);
   assert.equal(noImage.code, 1);
   assert.match(noImage.err, /einstein\.jpg: read access denied; run with --allow-read=/);
   // --out needs write access to that file only.
   const out = await Deno.makeTempFile({ suffix: ".png" });
-  const drawn = await run(["run", "--no-prompt", `--allow-read=${modelDir},${FACE}`, `--allow-write=${out}`, "mod.ts", "predict", FACE, "--out", out]);
+  const drawn = await run([
+    "run",
+    "--no-prompt",
+    `--allow-read=${modelDir},${FACE}`,
+    `--allow-write=${out}`,
+    "mod.ts",
+    "predict",
+    FACE,
+    "--out",
+    out,
+  ]);
   assert.equal(drawn.code, 0, drawn.err);
   assert.deepEqual([...(await Deno.readFile(out)).slice(1, 4)], [80, 78, 71], "a PNG was written");
   await Deno.remove(out);
@@ -115,8 +177,16 @@ Deno.test("predict runs with read access to the model folder and the photo only"
 Deno.test("estimate on bytes needs no permission at all once the model is loaded", async () => {
   // A child with read access to the model folder only; the photo arrives as bytes on stdin.
   const p = new Deno.Command(DENO, {
-    args: ["run", "--no-prompt", `--allow-read=${ROOT}models/part3`, "tests/child/estimate_bytes.ts"],
-    cwd: ROOT, stdin: "piped", stdout: "piped", stderr: "piped",
+    args: [
+      "run",
+      "--no-prompt",
+      `--allow-read=${ROOT}models/part3`,
+      "tests/child/estimate_bytes.ts",
+    ],
+    cwd: ROOT,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
   }).spawn();
   const w = p.stdin.getWriter();
   await w.write(await Deno.readFile(FACE));

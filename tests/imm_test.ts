@@ -24,7 +24,10 @@ Deno.test("parseDat reads 58 points and rejects bad files by name", async () => 
     () => parseDat(Deno.readTextFileSync(`${FIX}bad/nan.dat`), "nan.dat"),
     /nan\.dat: .*(not a number|non-finite)/,
   );
-  assert.throws(() => parseDat("1 2\n".repeat(58), "x.dat"), /x\.dat: line 1: expected "index x y"/);
+  assert.throws(
+    () => parseDat("1 2\n".repeat(58), "x.dat"),
+    /x\.dat: line 1: expected "index x y"/,
+  );
 });
 
 Deno.test("parseAsf reads relative coordinates, header and host image", async () => {

@@ -171,9 +171,7 @@ function buildCase(
       const px: number[] = [];
       for (let k = 0; k < channels; k++) {
         px.push(
-          c.colorType === 3
-            ? Math.floor(rand() * palSize)
-            : Math.floor(rand() * (max + 1)),
+          c.colorType === 3 ? Math.floor(rand() * palSize) : Math.floor(rand() * (max + 1)),
         );
       }
       row.push(px);
@@ -244,9 +242,7 @@ Deno.test("crc32 matches known values", () => {
 
 for (const c of CASES) {
   for (const interlace of [false, true]) {
-    const label = `type ${c.colorType} depth ${c.depth}${
-      interlace ? " Adam7" : ""
-    }`;
+    const label = `type ${c.colorType} depth ${c.depth}${interlace ? " Adam7" : ""}`;
     Deno.test(`decodePng: ${label}, all filters, several sizes`, () => {
       const sizes = [[13, 11], [1, 1], [3, 2], [9, 1], [1, 9], [17, 17]];
       sizes.forEach(([w, h], k) => {
@@ -535,8 +531,7 @@ Deno.test("decodePng: corrupt zlib, short data, bad filter, unknown critical chu
   );
   const ok = [...deflateSync(new Uint8Array([0, 1, 2, 0, 3, 4]))];
   assert.throws(
-    () =>
-      decodePng(png(head, chunk("ABCD", []), chunk("IDAT", ok), end), "c.png"),
+    () => decodePng(png(head, chunk("ABCD", []), chunk("IDAT", ok), end), "c.png"),
     /unknown critical chunk ABCD/,
   );
   // A large decompressed stream is refused (decompression bomb guard).

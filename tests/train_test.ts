@@ -21,7 +21,11 @@ const meta = {
 
 async function fixtureSource() {
   const { train: tr, val } = await prepareImm(FIX, "part1");
-  return keypointSource(tr, val, { points: [IMM_NOSE_TIP], flip: IMM58.flip, augment: DEFAULT_AUGMENT });
+  return keypointSource(tr, val, {
+    points: [IMM_NOSE_TIP],
+    flip: IMM58.flip,
+    augment: DEFAULT_AUGMENT,
+  });
 }
 
 Deno.test("a short training run on fixtures lowers the loss without leaking tensors", async () => {
@@ -33,16 +37,38 @@ Deno.test("a short training run on fixtures lowers the loss without leaking tens
     const model = buildPart1({ seed: 2 });
     const before = tf.memory().numTensors;
     const result = await train(model, source, {
-      outDir: out, epochs: 12, batch: 2, lr: 1e-3, seed: 2, loss: "mse", resume: false, meta, quiet: true,
+      outDir: out,
+      epochs: 12,
+      batch: 2,
+      lr: 1e-3,
+      seed: 2,
+      loss: "mse",
+      resume: false,
+      meta,
+      quiet: true,
       log: () => {},
     });
     const h = result.history;
-    assert.ok(h[h.length - 1].trainLoss < h[0].trainLoss / 2, `loss ${h[0].trainLoss} -> ${h[h.length - 1].trainLoss}`);
+    assert.ok(
+      h[h.length - 1].trainLoss < h[0].trainLoss / 2,
+      `loss ${h[0].trainLoss} -> ${h[h.length - 1].trainLoss}`,
+    );
     // Tensor count is flat from epoch 2 on (epoch 1 creates Adam's slots).
     const counts = h.slice(1).map((r) => r.numTensors);
     assert.ok(counts.every((c) => c === counts[0]), `numTensors per epoch: ${counts}`);
-    assert.ok(tf.memory().numTensors - before < 40, "only the model and its optimizer slots remain");
-    for (const f of ["best/model.json", "best/weights.bin", "last/state.json", "last/optimizer.bin", "metrics.jsonl"]) {
+    assert.ok(
+      tf.memory().numTensors - before < 40,
+      "only the model and its optimizer slots remain",
+    );
+    for (
+      const f of [
+        "best/model.json",
+        "best/weights.bin",
+        "last/state.json",
+        "last/optimizer.bin",
+        "metrics.jsonl",
+      ]
+    ) {
       assert.ok(Deno.statSync(`${out}/${f}`).isFile, f);
     }
     model.dispose();
@@ -55,10 +81,23 @@ Deno.test("resume continues exactly where an interrupted run stopped", async () 
   const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
   try {
     const source = await fixtureSource();
-    const cfg = { epochs: 4, batch: 2, lr: 1e-3, seed: 5, loss: "mse" as const, meta, quiet: true, log: () => {} };
+    const cfg = {
+      epochs: 4,
+      batch: 2,
+      lr: 1e-3,
+      seed: 5,
+      loss: "mse" as const,
+      meta,
+      quiet: true,
+      log: () => {},
+    };
     const full = await train(buildPart1({ seed: 5 }), source, { ...cfg, outDir: a, resume: false });
     await train(buildPart1({ seed: 5 }), source, { ...cfg, epochs: 2, outDir: b, resume: false });
-    const resumed = await train(buildPart1({ seed: 99 }), source, { ...cfg, outDir: b, resume: true });
+    const resumed = await train(buildPart1({ seed: 99 }), source, {
+      ...cfg,
+      outDir: b,
+      resume: true,
+    });
     assert.equal(resumed.history.length, 4);
     for (let i = 0; i < 4; i++) {
       const x = full.history[i].trainLoss, y = resumed.history[i].trainLoss;
@@ -85,9 +124,19 @@ Deno.test("NaN loss stops training with a clear error and leaves checkpoints alo
       },
     };
     await assert.rejects(
-      () => train(buildPart1({ seed: 1 }), source, {
-        outDir: out, epochs: 2, batch: 2, lr: 1e-3, seed: 1, loss: "mse", resume: false, meta, quiet: true, log: () => {},
-      }),
+      () =>
+        train(buildPart1({ seed: 1 }), source, {
+          outDir: out,
+          epochs: 2,
+          batch: 2,
+          lr: 1e-3,
+          seed: 1,
+          loss: "mse",
+          resume: false,
+          meta,
+          quiet: true,
+          log: () => {},
+        }),
       /training diverged: loss is NaN at epoch 1, step 2/,
     );
     assert.throws(() => Deno.statSync(`${out}/best/model.json`));
@@ -99,13 +148,28 @@ Deno.test("NaN loss stops training with a clear error and leaves checkpoints alo
 Deno.test("train on a folder with a bad label fails before writing anything", async () => {
   const data = await Deno.makeTempDir(), out = await Deno.makeTempDir();
   try {
-    for (const e of Deno.readDirSync(FIX)) await Deno.copyFile(`${FIX}/${e.name}`, `${data}/${e.name}`);
-    await Deno.copyFile(new URL("../fixtures/bad/57_lines.dat", import.meta.url).pathname, `${data}/04-1m.dat`);
+    for (const e of Deno.readDirSync(FIX)) {
+      await Deno.copyFile(`${FIX}/${e.name}`, `${data}/${e.name}`);
+    }
+    await Deno.copyFile(
+      new URL("../fixtures/bad/57_lines.dat", import.meta.url).pathname,
+      `${data}/04-1m.dat`,
+    );
     await assert.rejects(
-      () => runImm({
-        part: "part1", data, out: `${out}/run`, epochs: 1, batch: 2, lr: 1e-3, seed: 1, resume: false,
-        augment: false, backend, quiet: true,
-      }),
+      () =>
+        runImm({
+          part: "part1",
+          data,
+          out: `${out}/run`,
+          epochs: 1,
+          batch: 2,
+          lr: 1e-3,
+          seed: 1,
+          resume: false,
+          augment: false,
+          backend,
+          quiet: true,
+        }),
       /04-1m\.dat: expected 58 lines/,
     );
     assert.throws(() => Deno.statSync(`${out}/run`), "no output folder created");
