@@ -9,7 +9,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseBackend, setupBackend } from "./lib/backend.ts";
+import { parseBackend, requireSelfCheck, setupBackend } from "./lib/backend.ts";
+import { buildPart1, buildPart2 } from "./lib/models.ts";
+import { buildResNet } from "./lib/resnet.ts";
 import { resolveImmDir, runImm } from "./lib/imm_task.ts";
 import { evaluateFolder, runPart3 } from "./lib/w300_task.ts";
 import { predictCli } from "./lib/predict_cli.ts";
@@ -41,6 +43,8 @@ const USAGE = `usage:
     (default: the 300-W validation subset helen_testset)
   main.ts predict IMAGE [--box x,y,w,h] [--model part3|part2|part1|DIR] [--out PNG] [--json]
     the same as: deno run --allow-read mod.ts predict ...
+  main.ts doctor [--backend auto|webgpu|wasm]
+    one training step of each net on the backend, gradients compared with cpu
   main.ts export --model DIR --out FILE.onnx
     ONNX (opset 17) export of a model folder`;
 
@@ -141,6 +145,29 @@ async function evalCommand(args: string[]): Promise<void> {
   ));
 }
 
+async function doctorCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { backend: { type: "string", default: "auto" } } });
+  const info = await setupBackend(parseBackend(values.backend!));
+  console.log(`backend: ${info.description}`);
+  const nets: [string, () => import("@tensorflow/tfjs").LayersModel][] = [
+    ["part1", () => buildPart1({ seed: 1 })],
+    ["part2", () => buildPart2({ seed: 1 })],
+    ["resnet18-w0.5-112-gray", () =>
+      buildResNet({ depth: 18, inputSize: 112, channels: 1, widthMultiplier: 0.5, seed: 1 })],
+  ];
+  let failed = 0;
+  for (const [name, build] of nets) {
+    try {
+      await requireSelfCheck(build, info, (line) => console.log(`${name}: ${line}`));
+    } catch (e) {
+      failed++;
+      console.log(`${name}: FAILED: ${(e as Error).message}`);
+    }
+  }
+  if (failed) throw new Error(`${failed} of ${nets.length} nets disagree with cpu on ${info.name}`);
+  console.log(`all ${nets.length} nets agree with cpu on ${info.name}`);
+}
+
 async function exportCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -209,6 +236,7 @@ export async function main(args: string[]): Promise<number> {
     else if (command === "eval") await evalCommand(rest);
     else if (command === "predict") return await predictCli(args);
     else if (command === "export") await exportCommand(rest);
+    else if (command === "doctor") await doctorCommand(rest);
     else {
       console.error(USAGE);
       return command === undefined || command === "help" ? 0 : 2;

@@ -11,6 +11,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { initWebGpu } from "./webgpu.ts";
 import { registerWasmTrainingKernels } from "./wasm_kernels.ts";
 import { useEmbeddedWasm } from "./wasm_source.ts";
+import { selfCheck, type SelfCheckResult } from "./self_check.ts";
 
 // tfjs's cpu backend prints a banner recommending tfjs-node (which cannot be
 // installed here) on first use under Node-compatible runtimes; PROD mode
@@ -113,4 +114,38 @@ export async function setupBackend(name: BackendName): Promise<BackendInfo> {
     throw new Error("tfjs failed to initialise the cpu backend");
   }
   return { name: "cpu", description: "tfjs cpu (plain JavaScript)" };
+}
+
+/**
+ * Runs {@link selfCheck} for a model on the active backend (skipped on
+ * cpu, the reference) and throws when its gradients disagree with cpu.
+ *
+ * @example
+ * ```ts ignore
+ * import { requireSelfCheck, setupBackend } from "./backend.ts";
+ * const info = await setupBackend("wasm");
+ * await requireSelfCheck(() => buildPart1({ seed: 1 }), info);
+ * ```
+ */
+export async function requireSelfCheck(
+  build: () => tf.LayersModel,
+  info: BackendInfo,
+  log: (line: string) => void = (l) => console.log(l),
+): Promise<SelfCheckResult | null> {
+  if (info.name === "cpu") return null;
+  const r = await selfCheck(build, info.name, async (b) => {
+    await tf.setBackend(b);
+  });
+  log(
+    `self-check ${info.name} vs cpu: loss ${r.loss[0].toPrecision(6)} vs ${
+      r.loss[1].toPrecision(6)
+    }, max relative gradient error ${r.maxRelError.toExponential(2)} (${r.worst})`,
+  );
+  if (!r.ok) {
+    throw new Error(
+      `backend ${info.name} disagrees with cpu on one training step (max relative gradient ` +
+        `error ${r.maxRelError.toExponential(2)} in ${r.worst}); refusing to train: use --backend wasm or cpu`,
+    );
+  }
+  return r;
 }

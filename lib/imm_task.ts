@@ -8,7 +8,7 @@
 
 import type * as tf from "@tensorflow/tfjs";
 import { augment, DEFAULT_AUGMENT } from "./augment.ts";
-import type { BackendInfo } from "./backend.ts";
+import { type BackendInfo, requireSelfCheck } from "./backend.ts";
 import { loadModelFolder } from "./checkpoint.ts";
 import { ensureDir, writeFileAtomic } from "./fs_util.ts";
 import { IMM_HELP, immSplit, loadImm } from "./imm.ts";
@@ -50,6 +50,8 @@ export interface ImmRunOptions {
   limit?: number;
   /** Hide progress bars. */
   quiet?: boolean;
+  /** Compare one step's gradients with the cpu backend before training (default true). */
+  check?: boolean;
 }
 
 /** What a run reports. */
@@ -161,9 +163,12 @@ export async function runImm(opts: ImmRunOptions): Promise<ImmRunSummary> {
     flip: IMM58.flip,
     augment: aug,
   });
-  const model: tf.LayersModel = opts.part === "part1"
-    ? buildPart1({ seed: opts.seed, firstKernel: opts.firstKernel })
-    : buildPart2({ seed: opts.seed });
+  const build = (): tf.LayersModel =>
+    opts.part === "part1"
+      ? buildPart1({ seed: opts.seed, firstKernel: opts.firstKernel })
+      : buildPart2({ seed: opts.seed });
+  if (opts.check !== false) await requireSelfCheck(build, opts.backend);
+  const model = build();
   const nPts = points.length;
   const valMetrics = (pred: Float32Array, target: Float32Array) => ({
     pixelError: mean(pointErrors(pred, target, w, h)),

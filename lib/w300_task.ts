@@ -18,7 +18,7 @@ import {
   randomAffine,
   transformPoints,
 } from "./augment.ts";
-import type { BackendInfo } from "./backend.ts";
+import { type BackendInfo, requireSelfCheck } from "./backend.ts";
 import { loadModelFolder, type ModelMeta } from "./checkpoint.ts";
 import { boxFromPoints, cropAffine, cropFace, jitterBox } from "./face_box.ts";
 import { faceInput, modelBox, toImagePoints } from "./face_input.ts";
@@ -80,6 +80,8 @@ export interface Part3Options {
   limit?: number;
   /** Hide progress bars. */
   quiet?: boolean;
+  /** Compare one step's gradients with the cpu backend before training (default true). */
+  check?: boolean;
 }
 
 /** A face prepared for training or validation. */
@@ -362,16 +364,19 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
     const p = normalisePoints(transformPoints(translation(-margin, -margin), f.points), size, size);
     for (let i = 0; i < 136; i++) meanShape[i] += p[i] / trainFaces.length;
   }
-  const model = buildResNet({
-    depth: o.depth,
-    inputSize: size,
-    channels: o.channels,
-    widthMultiplier: o.width,
-    bottleneckWidth: o.bottleneckWidth,
-    initialBias: meanShape,
-    seed: o.seed,
-    outputs: 136,
-  });
+  const build = () =>
+    buildResNet({
+      depth: o.depth,
+      inputSize: size,
+      channels: o.channels,
+      widthMultiplier: o.width,
+      bottleneckWidth: o.bottleneckWidth,
+      initialBias: meanShape,
+      seed: o.seed,
+      outputs: 136,
+    });
+  if (o.check !== false) await requireSelfCheck(build, o.backend);
+  const model = build();
   await ensureDir(o.out);
   const ts = performance.now();
   const result = await train(model, source, {

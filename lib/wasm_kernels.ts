@@ -59,6 +59,15 @@ function release(backend: Backend, ...infos: Info[]): void {
   for (const info of infos) backend.disposeData(info.dataId);
 }
 
+function concat(backend: Backend, parts: Info[], axis: number): Info {
+  if (parts.length === 1) return reshape(backend, parts[0], parts[0].shape);
+  return stockKernel("Concat").kernelFunc({
+    inputs: parts as unknown as tf.NamedTensorInfoMap,
+    backend,
+    attrs: { axis },
+  }) as Info;
+}
+
 function reshape(backend: Backend, x: Info, shape: number[]): Info {
   return run("Reshape", backend, { x }, { shape });
 }
@@ -253,11 +262,7 @@ function reverseLeading(backend: Backend, x: Info): Info {
     rows.push(run("Slice", backend, { x: flat }, { begin: [i, 0], size: [1, rest] }));
   }
   release(backend, flat);
-  const cat = stockKernel("Concat").kernelFunc({
-    inputs: rows as unknown as tf.NamedTensorInfoMap,
-    backend,
-    attrs: { axis: 0 },
-  }) as Info;
+  const cat = concat(backend, rows, 0);
   release(backend, ...rows);
   const out = reshape(backend, cat, x.shape);
   release(backend, cat);
@@ -283,13 +288,20 @@ function subPixelFilter(
     paddings: [[0, th * sh - kh], [0, tw * sw - kw], [0, 0], [0, 0]],
     constantValue: 0,
   });
-  const six = reshape(backend, padded, [th, sh, tw, sw, ci, co]);
-  if (padded !== filter) release(backend, padded);
-  // [t, p, t', q, c, o] -> [t, t', o, p, q, c]
-  const perm = transpose(backend, six, [0, 2, 5, 1, 3, 4]);
-  release(backend, six);
-  const rows = reshape(backend, perm, [th * tw, co, sh * sw * ci]);
-  release(backend, perm);
+  // Stock wasm transposes are fast up to rank 4 (after dropping unit axes)
+  // and a scalar loop above, so [t, p, t', q, c, o] -> [t, t', o, p, q, c]
+  // is done as two transposes of rank <= 4.
+  let taps = padded;
+  if (sh > 1) {
+    const four = reshape(backend, padded, [th, sh, tw, sw * ci * co]);
+    taps = transpose(backend, four, [0, 2, 1, 3]);
+    release(backend, four);
+  }
+  const three = reshape(backend, taps, [th * tw, sh * sw * ci, co]);
+  if (taps !== filter) release(backend, taps);
+  if (padded !== filter && padded !== taps) release(backend, padded);
+  const rows = transpose(backend, three, [0, 2, 1]);
+  release(backend, three);
   // Reversing the flattened (t, t') axis reverses both t and t'.
   const rev = reverseLeading(backend, rows);
   release(backend, rows);
@@ -348,10 +360,12 @@ function conv2DBackpropInput(args: KernelArgs): Info {
   release(backend, f);
   let full = phases;
   if (sh > 1 || sw > 1) {
-    const six = reshape(backend, phases, [n, rows, cols, sh, sw, ci]);
+    // [n, rows, cols, p, q, c] -> [n, rows, p, cols, q, c] as a rank-4
+    // transpose (depth to space).
+    const four = reshape(backend, phases, [n * rows, cols, sh, sw * ci]);
     release(backend, phases);
-    const inter = transpose(backend, six, [0, 1, 3, 2, 4, 5]);
-    release(backend, six);
+    const inter = transpose(backend, four, [0, 2, 1, 3]);
+    release(backend, four);
     full = reshape(backend, inter, [n, rows * sh, cols * sw, ci]);
     release(backend, inter);
   }
@@ -491,6 +505,258 @@ function batchMatMul(args: KernelArgs): Info {
   return out;
 }
 
+/**
+ * Splits x [n, h, w, c] (h, w multiples of sh, sw) into its sh*sw phase
+ * grids x[:, a::sh, b::sw, :], indexed a*sw + b, using rank-4 slices only.
+ */
+function phaseGrids(backend: Backend, x: Info, sh: number, sw: number): Info[] {
+  const [n, h, w, c] = x.shape;
+  if (sh === 1 && sw === 1) return [reshape(backend, x, x.shape)];
+  const four = reshape(backend, x, [n * h / sh, sh, w / sw, sw * c]);
+  const out: Info[] = [];
+  for (let a = 0; a < sh; a++) {
+    for (let b = 0; b < sw; b++) {
+      const s = run("Slice", backend, { x: four }, {
+        begin: [0, a, 0, b * c],
+        size: [n * h / sh, 1, w / sw, c],
+      });
+      out.push(reshape(backend, s, [n, h / sh, w / sw, c]));
+      release(backend, s);
+    }
+  }
+  release(backend, four);
+  return out;
+}
+
+/**
+ * `MaxPoolGrad` (NHWC, no dilation) composed of rank-4 slices, comparisons,
+ * selects, pads and sums; the stock wasm kernel is a scalar loop (about
+ * 0.35 s for the ResNet stem pool at 224x224, batch 8).
+ *
+ * For every window tap (i, j) in row-major order, the tap values
+ * x[s*o + i - top] are compared with the pooled output; the first tap that
+ * equals the maximum receives dy (ties go to the first maximum, as on the
+ * cpu backend). Each tap's share is padded into its phase grid of the
+ * padded input and the phases are interleaved by padding and adding.
+ */
+function maxPoolGrad(args: KernelArgs): Info {
+  const { inputs, backend } = args;
+  const attrs = (args.attrs ?? {}) as unknown as tf.MaxPoolGradAttrs;
+  const dy = inputs.dy as Info;
+  const x = inputs.input as Info;
+  const y = inputs.output as Info;
+  const info = tf.backend_util.computePool2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const { filterHeight: kh, filterWidth: kw } = info;
+  const { outHeight: oh, outWidth: ow, inHeight: inH, inWidth: inW } = info;
+  const [n, , , c] = x.shape;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  // Padded extent: a multiple of the stride that holds every window and
+  // the whole input.
+  const rows = Math.max(oh + Math.ceil(kh / sh), Math.ceil((top + inH) / sh));
+  const cols = Math.max(ow + Math.ceil(kw / sw), Math.ceil((left + inW) / sw));
+  const hp = rows * sh;
+  const wp = cols * sw;
+  const xp = run("PadV2", backend, { x }, {
+    paddings: [[0, 0], [top, hp - top - inH], [left, wp - left - inW], [0, 0]],
+    constantValue: -Infinity,
+  });
+  const phases = phaseGrids(backend, xp, sh, sw);
+  release(backend, xp);
+  // remaining = dy where no earlier tap of the window was the maximum.
+  // notMax = Step(y - tap) is 1 where the tap is below the maximum (exact:
+  // y - tap is 0 only where they are equal), so a tap's share is
+  // remaining * (1 - notMax) = remaining - remaining * notMax. Only fast
+  // (XNNPACK) float kernels: comparisons and selects on bool tensors are
+  // scalar loops on wasm.
+  const shares: Info[][] = phases.map(() => []);
+  let remaining = dy;
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const phase = (i % sh) * sw + (j % sw);
+      const di = Math.floor(i / sh);
+      const dj = Math.floor(j / sw);
+      const tap = run("Slice", backend, { x: phases[phase] }, {
+        begin: [0, di, dj, 0],
+        size: [n, oh, ow, c],
+      });
+      const diff = run("Sub", backend, { a: y, b: tap });
+      release(backend, tap);
+      const notMax = run("Step", backend, { x: diff }, { alpha: 0 });
+      release(backend, diff);
+      const rest = run("Multiply", backend, { a: remaining, b: notMax });
+      release(backend, notMax);
+      const share = run("Sub", backend, { a: remaining, b: rest });
+      if (remaining !== dy) release(backend, remaining);
+      remaining = rest;
+      shares[phase].push(run("PadV2", backend, { x: share }, {
+        paddings: [[0, 0], [di, rows - oh - di], [dj, cols - ow - dj], [0, 0]],
+        constantValue: 0,
+      }));
+      release(backend, share);
+    }
+  }
+  if (remaining !== dy) release(backend, remaining);
+  release(backend, ...phases);
+  // Interleave: phase (a, b) goes to [n*rows, a, cols, b*c..(b+1)*c],
+  // built by concatenating along the last axis (b), then along a.
+  const sums = shares.map((list) => {
+    if (list.length === 0) {
+      return run("Fill", backend, {}, {
+        shape: [n, rows, cols, c],
+        value: 0,
+        dtype: "float32",
+      });
+    }
+    if (list.length === 1) return list[0];
+    const sum = run("AddN", backend, list as unknown as tf.NamedTensorInfoMap);
+    release(backend, ...list);
+    return sum;
+  });
+  let total: Info;
+  if (sh === 1 && sw === 1) {
+    total = sums[0];
+  } else {
+    const rowsOfA: Info[] = [];
+    for (let a = 0; a < sh; a++) {
+      const parts = sums.slice(a * sw, (a + 1) * sw).map((t) => {
+        const r = reshape(backend, t, [n * rows, cols, c]);
+        release(backend, t);
+        return r;
+      });
+      const cat = concat(backend, parts, 2);
+      release(backend, ...parts);
+      rowsOfA.push(reshape(backend, cat, [n * rows, 1, cols * sw * c]));
+      release(backend, cat);
+    }
+    total = concat(backend, rowsOfA, 1);
+    release(backend, ...rowsOfA);
+  }
+  const grid = reshape(backend, total, [n, hp, wp, c]);
+  release(backend, total);
+  const out = run("Slice", backend, { x: grid }, {
+    begin: [0, top, left, 0],
+    size: [n, inH, inW, c],
+  });
+  release(backend, grid);
+  return out;
+}
+
+/** Smallest number of reduced rows for which {@link reduceLeading} is used. */
+const POOL_REDUCE_MIN_ROWS = 1024;
+
+/**
+ * `Sum` and `Mean` over leading axes (the per-channel reductions of NHWC
+ * batch norm and bias gradients). The stock kernels first transpose the
+ * reduced axes to the end, a scalar loop that costs about 60 ms for
+ * 8x112x112x64; here an XNNPACK `AvgPool` with a 1 x w window first
+ * averages groups of w rows of the [rows, channels] matrix (2 ms), and the
+ * stock kernel reduces the w-times smaller rest. Other reductions (and
+ * non-float inputs) go to the stock kernel.
+ */
+function reduceLeading(kind: "Sum" | "Mean"): (args: KernelArgs) => Info {
+  return (args: KernelArgs): Info => {
+    const { inputs, backend } = args;
+    const attrs = (args.attrs ?? {}) as unknown as tf.SumAttrs;
+    const x = inputs.x as Info;
+    const axes = tf.util.parseAxisParam(attrs.axis, x.shape).sort((a, b) => a - b);
+    const k = axes.length;
+    const leading = k > 0 && k < x.shape.length && axes.every((a, i) => a === i);
+    const rows = size(x.shape.slice(0, k));
+    const w = [64, 49, 56, 48, 32, 28, 16, 14, 8, 7, 4, 2].find((v) => rows % v === 0);
+    if (
+      x.dtype !== "float32" || !leading || rows < POOL_REDUCE_MIN_ROWS ||
+      w === undefined
+    ) {
+      return run(kind, backend, inputs, args.attrs);
+    }
+    const inner = x.shape.slice(k);
+    const c = size(inner);
+    const four = reshape(backend, x, [1, rows / w, w, c]);
+    const pooled = run("AvgPool", backend, { x: four }, {
+      filterSize: [1, w],
+      strides: [1, w],
+      pad: "valid",
+    });
+    release(backend, four);
+    const two = reshape(backend, pooled, [rows / w, c]);
+    release(backend, pooled);
+    // Recursion reduces the rest the same way while it is large.
+    let reduced = reduceLeading("Mean")({
+      inputs: { x: two },
+      backend,
+      attrs: { axis: [0], keepDims: false },
+    });
+    release(backend, two);
+    if (kind === "Sum") {
+      const scaleInfo: Info = {
+        dataId: backend.write(new Float32Array([rows]), [], "float32"),
+        shape: [],
+        dtype: "float32",
+      };
+      const scaled = run("Multiply", backend, { a: reduced, b: scaleInfo });
+      release(backend, reduced, scaleInfo);
+      reduced = scaled;
+    }
+    const outShape = attrs.keepDims ? [...axes.map(() => 1), ...inner] : inner;
+    const out = reshape(backend, reduced, outShape);
+    release(backend, reduced);
+    return out;
+  };
+}
+
+/**
+ * Gradient of `FusedBatchNorm` without the stock `Tile` of 1/sqrt(var) to
+ * the full input shape (a scalar loop on wasm: about 1 s of a ResNet-18
+ * 224x224 batch-8 step) and with the two full-size reductions shared by the
+ * mean, variance and scale gradients:
+ *
+ * - dx = dy * scale * r, r = 1/sqrt(var + eps) (broadcast multiply),
+ * - dmean = -scale * r * Σdy, dvar = -scale * r³/2 * Σ dy (x - mean),
+ * - dscale = r * Σ dy (x - mean), doffset = Σdy.
+ *
+ * Other backends keep the stock gradient.
+ */
+function batchNormGrad(
+  stockGrad: tf.GradConfig,
+): tf.GradConfig {
+  return {
+    kernelName: "FusedBatchNorm",
+    inputsToSave: ["x", "mean", "variance", "scale"],
+    gradFunc: (dy, saved, attrs) => {
+      if (tf.getBackend() !== BACKEND) return stockGrad.gradFunc(dy, saved, attrs);
+      const g = Array.isArray(dy) ? dy[0] : dy;
+      const [x, mean, variance, scale] = saved;
+      const eps = (attrs as unknown as tf.FusedBatchNormAttrs).varianceEpsilon;
+      const axes = tf.backend_util.getReductionAxes(mean.shape, x.shape);
+      const reduce = (t: tf.Tensor): tf.Tensor =>
+        tf.reshape(axes.length > 0 ? tf.sum(t, axes) : t, mean.shape);
+      const r = tf.rsqrt(tf.add(variance, eps));
+      const sr = scale == null ? r : tf.mul(scale, r);
+      // Both sums are needed by at least two of the gradients below; they
+      // live in the enclosing 'gradients' scope like the stock temporaries.
+      const sumDy = reduce(g);
+      const sumDyXc = reduce(tf.mul(g, tf.sub(x, mean)));
+      const grads: Record<string, () => tf.Tensor> = {
+        x: () => tf.mul(g, tf.reshape(sr, mean.shape)),
+        mean: () => tf.mul(tf.neg(sr), sumDy),
+        variance: () => tf.mul(tf.mul(tf.mul(sr, tf.square(r)), -0.5), sumDyXc),
+        scale: () => tf.mul(r, sumDyXc),
+        offset: () => tf.reshape(sumDy, mean.shape),
+      };
+      return grads;
+    },
+  };
+}
+
 function replace(
   name: string,
   kernelFunc: (args: KernelArgs) => Info,
@@ -537,6 +803,14 @@ export function registerWasmTrainingKernels(): void {
       "BatchMatMul",
       "Conv2DBackpropInput",
       "Concat",
+      "Sub",
+      "Step",
+      "Fill",
+      "AddN",
+      "AvgPool",
+      "Multiply",
+      "Sum",
+      "Mean",
     ]
   ) {
     stockKernel(name);
@@ -544,5 +818,10 @@ export function registerWasmTrainingKernels(): void {
   replace("Conv2DBackpropFilter", conv2DBackpropFilter);
   replace("Conv2DBackpropInput", conv2DBackpropInput);
   replace("BatchMatMul", batchMatMul);
+  replace("MaxPoolGrad", maxPoolGrad);
+  replace("Sum", reduceLeading("Sum"));
+  replace("Mean", reduceLeading("Mean"));
+  const bnGrad = tf.getGradient("FusedBatchNorm");
+  if (bnGrad !== undefined) tf.registerGradient(batchNormGrad(bnGrad));
   registered = true;
 }

@@ -1,0 +1,120 @@
+/**
+ * Backend self-check: one training step's loss and gradients of a model on
+ * the active backend against the cpu backend, from the same weights and
+ * batch. tfjs backends can be silently wrong (see `webgpu.ts`), so training
+ * refuses to start on a backend that disagrees.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { mseLoss } from "./losses.ts";
+import { createRng } from "./random.ts";
+
+/** Outcome of {@link selfCheck}. */
+export interface SelfCheckResult {
+  /** Backend checked. */
+  backend: string;
+  /** Loss on the backend and on cpu. */
+  loss: [number, number];
+  /** Largest relative gradient error over all variables. */
+  maxRelError: number;
+  /** The variable with the largest error. */
+  worst: string;
+  /** Whether the error is within the tolerance. */
+  ok: boolean;
+}
+
+async function gradients(
+  build: () => tf.LayersModel,
+  weights: tf.NamedTensorMap | null,
+  x: Float32Array,
+  y: Float32Array,
+  batch: number,
+): Promise<{ loss: number; grads: Float32Array[]; names: string[]; weights: Float32Array[] }> {
+  const model = build();
+  if (weights) {
+    model.setWeights(model.weights.map((w) => weights[w.originalName]));
+  }
+  const [, h, w, c] = model.inputs[0].shape as number[];
+  const out = (model.outputs[0].shape as number[])[1];
+  const xt = tf.tensor4d(x, [batch, h, w, c]);
+  const yt = tf.tensor2d(y, [batch, out]);
+  const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
+  const { value, grads } = tf.variableGrads(
+    () => mseLoss(yt, model.apply(xt, { training: true }) as tf.Tensor),
+    vars,
+  );
+  const names = vars.map((v) => v.name);
+  const result = {
+    loss: (await value.data())[0],
+    grads: await Promise.all(names.map(async (n) => (await grads[n].data()) as Float32Array)),
+    names: model.trainableWeights.map((v) => v.originalName),
+    weights: await Promise.all(model.weights.map(async (v) => (await v.read().data()) as Float32Array)),
+  };
+  tf.dispose([xt, yt, value, ...Object.values(grads)]);
+  model.dispose();
+  return result;
+}
+
+/**
+ * Runs one forward/backward pass of `build()` on `backend` and on cpu from
+ * identical weights and inputs; passes when every gradient's max error is
+ * within `tolerance` of that gradient's max magnitude. Leaves `backend`
+ * active.
+ *
+ * @example
+ * ```ts ignore
+ * import { selfCheck } from "./self_check.ts";
+ * const r = await selfCheck(() => buildPart1({ seed: 1 }), "wasm", async (b) => { await setupBackend(b); });
+ * console.log(r.ok);
+ * ```
+ */
+export async function selfCheck(
+  build: () => tf.LayersModel,
+  backend: string,
+  activate: (name: string) => Promise<void>,
+  batch = 4,
+  tolerance = 1e-3,
+): Promise<SelfCheckResult> {
+  await activate("cpu");
+  const probe = build();
+  const [, h, w, c] = probe.inputs[0].shape as number[];
+  const out = (probe.outputs[0].shape as number[])[1];
+  probe.dispose();
+  const rng = createRng(12345);
+  const x = Float32Array.from({ length: batch * h * w * c }, () => rng.uniform(-0.5, 0.5));
+  const y = Float32Array.from({ length: batch * out }, () => rng.uniform(0.2, 0.8));
+  const ref = await gradients(build, null, x, y, batch);
+  // Same weights on the checked backend.
+  await activate(backend);
+  const shapes = build();
+  const named: tf.NamedTensorMap = {};
+  shapes.weights.forEach((v, i) => {
+    named[v.originalName] = tf.tensor(ref.weights[i], v.shape as number[]);
+  });
+  shapes.dispose();
+  const got = await gradients(build, named, x, y, batch);
+  tf.dispose(Object.values(named));
+  let maxRel = 0, worst = "";
+  ref.grads.forEach((g, i) => {
+    let scale = 0, err = 0;
+    for (let k = 0; k < g.length; k++) {
+      scale = Math.max(scale, Math.abs(g[k]));
+      err = Math.max(err, Math.abs(g[k] - got.grads[i][k]));
+    }
+    const rel = err / (scale + 1e-12);
+    if (!(rel <= maxRel)) {
+      maxRel = rel;
+      worst = ref.names[i];
+    }
+  });
+  const lossOk = Math.abs(got.loss - ref.loss) <= tolerance * Math.max(1e-6, Math.abs(ref.loss));
+  return {
+    backend,
+    loss: [got.loss, ref.loss],
+    maxRelError: maxRel,
+    worst,
+    ok: lossOk && maxRel <= tolerance,
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * `deno task bench`: training and inference speed of the project's nets on
+ * every available backend. Training = forward + MSE + backward + Adam at
+ * batch 8 and 32 after warm-up; inference = latency at batch 1 and
+ * images/s at batch 32; GFLOP/s from the layer shapes (training counted as
+ * 3x the forward FLOPs). Prints a Markdown table and writes JSON.
+ *
+ * ```sh
+ * deno run -A tasks/bench.ts [--nets part1,part2,resnet18] [--backends wasm,webgpu,cpu] [--secs 6] [--json bench.json]
+ * ```
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { parseArgs } from "node:util";
+import { hasWebGpu, setupBackend } from "../lib/backend.ts";
+import { mseLoss } from "../lib/losses.ts";
+import { buildPart1, buildPart2, forwardFlops } from "../lib/models.ts";
+import { buildResNet } from "../lib/resnet.ts";
+
+/** One measurement. */
+interface Row {
+  net: string;
+  backend: string;
+  mode: "train" | "infer";
+  batch: number;
+  imgPerSec: number;
+  msPerStep: number;
+  gflops: number;
+}
+
+const NETS: Record<string, () => tf.LayersModel> = {
+  part1: () => buildPart1({ seed: 1 }),
+  part2: () => buildPart2({ seed: 1 }),
+  resnet18: () => buildResNet({ depth: 18, inputSize: 224, channels: 3, seed: 1 }),
+  "resnet18-w0.5-112-gray": () =>
+    buildResNet({ depth: 18, inputSize: 112, channels: 1, widthMultiplier: 0.5, seed: 1 }),
+};
+
+async function timeIt(step: () => Promise<void>, secs: number, minReps = 2): Promise<number> {
+  await step(); // warm-up
+  await step();
+  const times: number[] = [];
+  const t0 = performance.now();
+  while (times.length < minReps || performance.now() - t0 < secs * 1000) {
+    const t = performance.now();
+    await step();
+    times.push(performance.now() - t);
+    if (times.length >= 50) break;
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]; // median
+}
+
+async function benchNet(name: string, backend: string, secs: number): Promise<Row[]> {
+  const model = NETS[name]();
+  const [, h, w, c] = model.inputs[0].shape as number[];
+  const outputs = (model.outputs[0].shape as number[])[1];
+  const flops = forwardFlops(model);
+  const rows: Row[] = [];
+  const cap = backend === "cpu" ? Math.min(secs, 3) : secs;
+  for (const batch of [8, 32]) {
+    if (backend === "cpu" && name !== "part1" && batch === 32) continue;
+    const x = tf.randomNormal([batch, h, w, c], 0, 0.3, "float32", 1);
+    const y = tf.randomUniform([batch, outputs], 0.3, 0.7, "float32", 2);
+    const opt = tf.train.adam(1e-4);
+    const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
+    const ms = await timeIt(async () => {
+      const cost = opt.minimize(
+        () => mseLoss(y, model.apply(x, { training: true }) as tf.Tensor),
+        true,
+        vars,
+      )!;
+      await cost.data();
+      cost.dispose();
+    }, cap, 1);
+    rows.push({
+      net: name,
+      backend,
+      mode: "train",
+      batch,
+      imgPerSec: batch / (ms / 1000),
+      msPerStep: ms,
+      gflops: 3 * flops * batch / (ms / 1e3) / 1e9,
+    });
+    tf.dispose([x, y]);
+    opt.dispose();
+  }
+  for (const batch of [1, 32]) {
+    if (backend === "cpu" && batch === 32 && name !== "part1") continue;
+    const x = tf.randomNormal([batch, h, w, c], 0, 0.3, "float32", 3);
+    const ms = await timeIt(async () => {
+      const p = model.predict(x) as tf.Tensor;
+      await p.data();
+      p.dispose();
+    }, cap, 3);
+    rows.push({
+      net: name,
+      backend,
+      mode: "infer",
+      batch,
+      imgPerSec: batch / (ms / 1000),
+      msPerStep: ms,
+      gflops: flops * batch / (ms / 1e3) / 1e9,
+    });
+    x.dispose();
+  }
+  model.dispose();
+  return rows;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      nets: { type: "string", default: "part1,part2,resnet18,resnet18-w0.5-112-gray" },
+      backends: { type: "string" },
+      secs: { type: "string", default: "6" },
+      json: { type: "string", default: "runs/bench.json" },
+    },
+  });
+  const backends = values.backends?.split(",") ??
+    ["wasm", ...(await hasWebGpu() ? ["webgpu"] : []), "cpu"];
+  const rows: Row[] = [];
+  for (const backend of backends) {
+    const info = await setupBackend(backend as "wasm" | "webgpu" | "cpu");
+    console.error(`backend ${backend}: ${info.description}`);
+    for (const net of values.nets.split(",")) {
+      if (!NETS[net]) throw new Error(`unknown net ${net} (${Object.keys(NETS).join(", ")})`);
+      if (backend === "cpu" && net.startsWith("resnet18") && net !== "resnet18-w0.5-112-gray") continue;
+      const r = await benchNet(net, backend, Number(values.secs));
+      for (const row of r) {
+        console.error(
+          `  ${net} ${row.mode} b${row.batch}: ${row.imgPerSec.toFixed(1)} img/s, ${
+            row.msPerStep.toFixed(1)
+          } ms, ${row.gflops.toFixed(1)} GFLOP/s`,
+        );
+      }
+      rows.push(...r);
+    }
+  }
+  console.log("| net | backend | mode | batch | images/s | ms/step | GFLOP/s |");
+  console.log("| --- | --- | --- | ---: | ---: | ---: | ---: |");
+  for (const r of rows) {
+    console.log(
+      `| ${r.net} | ${r.backend} | ${r.mode} | ${r.batch} | ${r.imgPerSec.toFixed(1)} | ${
+        r.msPerStep.toFixed(1)
+      } | ${r.gflops.toFixed(1)} |`,
+    );
+  }
+  await Deno.mkdir(values.json.replace(/\/[^/]*$/, "") || ".", { recursive: true });
+  await Deno.writeTextFile(values.json, JSON.stringify(rows, null, 2));
+}

@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { requireSelfCheck, setupBackend } from "../lib/backend.ts";
+import { buildPart1 } from "../lib/models.ts";
+import { buildResNet } from "../lib/resnet.ts";
+import { selfCheck } from "../lib/self_check.ts";
+
+const info = await setupBackend("wasm");
+const quiet = () => {};
+
+Deno.test("self-check passes on wasm for the Part 1 net and a small ResNet", async () => {
+  assert.ok((await requireSelfCheck(() => buildPart1({ seed: 1 }), info, quiet))!.ok);
+  const r = await requireSelfCheck(
+    () => buildResNet({ depth: 18, inputSize: 64, channels: 1, widthMultiplier: 0.125, seed: 1 }),
+    info,
+    quiet,
+  );
+  assert.ok(r!.ok && r!.maxRelError < 1e-3, `max rel error ${r!.maxRelError}`);
+  assert.equal(tf.getBackend(), "wasm");
+});
+
+Deno.test("self-check catches a silently wrong kernel and training refuses", async () => {
+  // Sabotage wasm's filter gradient (scaled by 1.5), as a broken backend would.
+  const stock = tf.getKernel("Conv2DBackpropFilter", "wasm")!;
+  tf.unregisterKernel("Conv2DBackpropFilter", "wasm");
+  tf.registerKernel({
+    ...stock,
+    kernelFunc: (args) => {
+      const backend = args.backend as unknown as {
+        makeOutput(shape: number[], dtype: string): tf.TensorInfo;
+        typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+        disposeData(id: unknown): void;
+      };
+      const out = stock.kernelFunc(args) as tf.TensorInfo;
+      const k = backend.makeOutput([], "float32");
+      backend.typedArrayFromHeap(k)[0] = 1.5;
+      const scaled = tf.getKernel("Multiply", "wasm")!.kernelFunc({
+        inputs: { a: out, b: k },
+        backend: args.backend,
+        attrs: {},
+      }) as tf.TensorInfo;
+      backend.disposeData(out.dataId);
+      backend.disposeData(k.dataId);
+      return scaled;
+    },
+  });
+  try {
+    const r = await selfCheck(() => buildPart1({ seed: 2 }), "wasm", async (b) => {
+      await tf.setBackend(b);
+    });
+    assert.equal(r.ok, false);
+    assert.ok(r.maxRelError > 0.1);
+    await assert.rejects(
+      () => requireSelfCheck(() => buildPart1({ seed: 2 }), info, quiet),
+      /backend wasm disagrees with cpu .* refusing to train/,
+    );
+  } finally {
+    tf.unregisterKernel("Conv2DBackpropFilter", "wasm");
+    tf.registerKernel(stock);
+  }
+});
