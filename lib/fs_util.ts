@@ -26,7 +26,9 @@ export async function writeFileAtomic(
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
-    throw explainFsError(e, path, "write");
+    // The temp file sits next to the target, so the folder needs write access.
+    const dir = path.includes("/") ? path.replace(/\/[^/]*$/, "") || "/" : ".";
+    throw explainFsError(e, path, "write", dir);
   }
 }
 
@@ -45,6 +47,7 @@ export function explainFsError(
   e: unknown,
   path: string,
   mode: "read" | "write",
+  flagPath: string = path,
 ): Error {
   if (e instanceof Deno.errors.NotFound) {
     return new Error(`${path}: file not found`);
@@ -54,7 +57,7 @@ export function explainFsError(
     (e instanceof Error && e.name === "NotCapable")
   ) {
     return new Error(
-      `${path}: no ${mode} permission: run deno with --allow-${mode}=${path}`,
+      `${path}: no ${mode} permission: run deno with --allow-${mode}=${flagPath}`,
     );
   }
   return e instanceof Error ? e : new Error(String(e));

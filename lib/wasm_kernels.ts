@@ -311,6 +311,127 @@ function subPixelFilter(
 }
 
 /**
+ * Interleaves sh*sw phase grids [b, rows, cols] (index a*sw + b) into
+ * [b, rows*sh, cols*sw]: concatenations along a last axis of size 1, then
+ * along the row-phase axis.
+ */
+function interleave3(backend: Backend, grids: Info[], sh: number, sw: number): Info {
+  const [b, rows, cols] = grids[0].shape;
+  if (sh === 1 && sw === 1) return reshape(backend, grids[0], grids[0].shape);
+  const rowsOfA: Info[] = [];
+  for (let a = 0; a < sh; a++) {
+    const parts = grids.slice(a * sw, (a + 1) * sw).map((t) =>
+      reshape(backend, t, [b * rows, cols, 1])
+    );
+    const cat = concat(backend, parts, 2);
+    release(backend, ...parts);
+    rowsOfA.push(reshape(backend, cat, [b * rows, 1, cols * sw]));
+    release(backend, cat);
+  }
+  const all = concat(backend, rowsOfA, 1);
+  release(backend, ...rowsOfA);
+  const out = reshape(backend, all, [b, rows * sh, cols * sw]);
+  release(backend, all);
+  return out;
+}
+
+/**
+ * dx by col2im for small feature maps: one matrix product
+ * cols = W[kh*kw*ci, co] · dyᵀ[co, n*oh*ow] (W is used as stored; only the
+ * small dyᵀ is packed), then every tap's [ci, n, oh, ow] block is shifted
+ * into its stride phase of the padded input and the phases interleaved,
+ * all channel-major; a final transpose gives NHWC. For deep layers (7x7
+ * maps, 3x3x512x512 filters) this avoids rearranging and repacking the
+ * large filter, which costs more than the product itself.
+ */
+function backpropInputCol2Im(
+  backend: Backend,
+  dy: Info,
+  filter: Info,
+  info: tf.backend_util.Conv2DInfo,
+): Info {
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const { filterHeight: kh, filterWidth: kw } = info;
+  const { inHeight: inH, inWidth: inW, inChannels: ci } = info;
+  const [n, oh, ow, co] = dy.shape;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const m = n * oh * ow;
+  const rows = Math.max(oh - 1 + Math.ceil(kh / sh), Math.ceil((top + inH) / sh));
+  const cols = Math.max(ow - 1 + Math.ceil(kw / sw), Math.ceil((left + inW) / sw));
+  const w2 = reshape(backend, filter, [kh * kw * ci, co]);
+  const dy2 = reshape(backend, dy, [m, co]);
+  const dyT = transpose2D(backend, dy2);
+  release(backend, dy2);
+  const a3 = reshape(backend, w2, [1, kh * kw * ci, co]);
+  const b3 = reshape(backend, dyT, [1, co, m]);
+  release(backend, w2, dyT);
+  const prod = run("BatchMatMul", backend, { a: a3, b: b3 }, {
+    transposeA: false,
+    transposeB: false,
+  });
+  release(backend, a3, b3);
+  const taps = reshape(backend, prod, [kh * kw, ci * n, oh, ow]);
+  release(backend, prod);
+  const shares: Info[][] = Array.from({ length: sh * sw }, () => []);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const di = Math.floor(i / sh);
+      const dj = Math.floor(j / sw);
+      const block = run("Slice", backend, { x: taps }, {
+        begin: [i * kw + j, 0, 0, 0],
+        size: [1, ci * n, oh, ow],
+      });
+      const three = reshape(backend, block, [ci * n, oh, ow]);
+      release(backend, block);
+      shares[(i % sh) * sw + (j % sw)].push(run("PadV2", backend, { x: three }, {
+        paddings: [[0, 0], [di, rows - oh - di], [dj, cols - ow - dj]],
+        constantValue: 0,
+      }));
+      release(backend, three);
+    }
+  }
+  release(backend, taps);
+  const grids = shares.map((list) => {
+    if (list.length === 0) {
+      return run("Fill", backend, {}, { shape: [ci * n, rows, cols], value: 0, dtype: "float32" });
+    }
+    if (list.length === 1) return list[0];
+    const sum = run("AddN", backend, list as unknown as tf.NamedTensorInfoMap);
+    release(backend, ...list);
+    return sum;
+  });
+  const full = interleave3(backend, grids, sh, sw);
+  release(backend, ...grids);
+  const cropped = run("Slice", backend, { x: full }, {
+    begin: [0, top, left],
+    size: [ci * n, inH, inW],
+  });
+  release(backend, full);
+  const four = reshape(backend, cropped, [ci, n, inH, inW]);
+  release(backend, cropped);
+  const out = transpose(backend, four, [1, 2, 3, 0]);
+  release(backend, four);
+  return out;
+}
+
+/**
+ * dx uses {@link backpropInputCol2Im} when the number of dy pixels
+ * (n*oh*ow) is at most this many times its channel count.
+ */
+const COL2IM_MAX_RATIO = 2;
+/** Testing hook: forces (true) or forbids (false) the col2im path. */
+let COL2IM_FORCE: boolean | undefined;
+
+/**
+ * Forces or forbids the col2im `Conv2DBackpropInput` path (undefined: by
+ * size), so that tests can check both paths on small shapes.
+ */
+export function setCol2ImMode(mode: boolean | undefined): void {
+  COL2IM_FORCE = mode;
+}
+
+/**
  * dx as a sub-pixel transposed convolution: one stride-1 Conv2D of dy with
  * the filter of {@link subPixelFilter} computes all sh*sw output phases
  * (as channels) without the zero-inserted dy (which wasted 3/4 of the
@@ -342,6 +463,9 @@ function conv2DBackpropInput(args: KernelArgs): Info {
   const [n, oh, ow] = dy.shape;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
+  if (COL2IM_FORCE ?? n * oh * ow <= COL2IM_MAX_RATIO * dy.shape[3]) {
+    return backpropInputCol2Im(backend, dy, filter, info);
+  }
   const th = Math.ceil(kh / sh);
   const tw = Math.ceil(kw / sw);
   // Output rows/columns in phase units, covering top + inH padded rows.

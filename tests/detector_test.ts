@@ -129,7 +129,7 @@ Deno.test("predict runs with read access to the model folder and the photo only"
     FACE,
     "--json",
     "--box",
-    "282,306,156,148",
+    "354,282,84,99",
   ]);
   assert.equal(ok.code, 0, ok.err);
   const face = JSON.parse(ok.out);
@@ -156,22 +156,20 @@ Deno.test("predict runs with read access to the model folder and the photo only"
   ]);
   assert.equal(noImage.code, 1);
   assert.match(noImage.err, /einstein\.jpg: read access denied; run with --allow-read=/);
-  // --out needs write access to that file only.
-  const out = await Deno.makeTempFile({ suffix: ".png" });
-  const drawn = await run([
-    "run",
-    "--no-prompt",
-    `--allow-read=${modelDir},${FACE}`,
-    `--allow-write=${out}`,
-    "mod.ts",
-    "predict",
-    FACE,
-    "--out",
-    out,
-  ]);
+  // --out writes atomically (temp file + rename), so it needs write access
+  // to the output's folder, and says so when it is missing.
+  const dir = await Deno.makeTempDir();
+  const out = `${dir}/face.png`;
+  const read = `--allow-read=${modelDir},${FACE}`;
+  const denied = await run(["run", "--no-prompt", read, "mod.ts", "predict", FACE, "--out", out]);
+  assert.equal(denied.code, 1);
+  assert.match(denied.err, new RegExp(`--allow-write=${dir}`));
+  const args = ["run", "--no-prompt", read, `--allow-write=${dir}`, "mod.ts", "predict", FACE];
+  const drawn = await run([...args, "--out", out]);
   assert.equal(drawn.code, 0, drawn.err);
   assert.deepEqual([...(await Deno.readFile(out)).slice(1, 4)], [80, 78, 71], "a PNG was written");
-  await Deno.remove(out);
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["face.png"], "no temp file left");
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("estimate on bytes needs no permission at all once the model is loaded", async () => {

@@ -4,6 +4,6 @@ import { createDetector } from "../../mod.ts";
 
 const bytes = new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
 const detector = await createDetector({ model: "part3" });
-const face = await detector.estimate(bytes, { box: { x: 282, y: 306, width: 156, height: 148 } });
+const face = await detector.estimate(bytes, { box: { x: 354, y: 282, width: 84, height: 99 } });
 detector.dispose();
 console.log(face.keypoints.length);
