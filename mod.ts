@@ -33,8 +33,12 @@ export {
   type FaceBox,
   type FaceEstimate,
   type ImageInput,
+  type ImageTensor,
   type Keypoint,
 } from "./lib/detector.ts";
+export type { ModelMeta } from "./lib/checkpoint.ts";
+export type { BackendName } from "./lib/backend.ts";
+export type { RgbaLike } from "./lib/raster.ts";
 
 if (import.meta.main) {
   const { predictCli } = await import("./lib/predict_cli.ts");

@@ -144,7 +144,9 @@ export async function requireSelfCheck(
   if (!r.ok) {
     throw new Error(
       `backend ${info.name} disagrees with cpu on one training step (max relative gradient ` +
-        `error ${r.maxRelError.toExponential(2)} in ${r.worst}); refusing to train: use --backend wasm or cpu`,
+        `error ${
+          r.maxRelError.toExponential(2)
+        } in ${r.worst}); refusing to train: use --backend wasm or cpu`,
     );
   }
   return r;

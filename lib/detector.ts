@@ -52,13 +52,21 @@ export interface FaceEstimate {
   keypoints: Keypoint[];
 }
 
-/** Images `estimate` accepts. */
+/** A tfjs tensor `[height, width, 1|3|4]` (or with a batch of 1) of 0..255 values. */
+export interface ImageTensor {
+  /** The tensor's shape. */
+  readonly shape: number[];
+  /** Reads the values. */
+  data(): Promise<ArrayLike<number>>;
+}
+
+/** Images `estimate` accepts: a path, JPEG/PNG bytes, RGBA pixels or a tensor. */
 export type ImageInput =
   | string
   | Uint8Array
   | ArrayBuffer
   | RgbaLike
-  | tf.Tensor;
+  | ImageTensor;
 
 /** Options of {@link createDetector}. */
 export interface DetectorOptions {
@@ -164,13 +172,14 @@ async function toFloatImage(image: ImageInput, channels: 1 | 3): Promise<FloatIm
   if (image instanceof ArrayBuffer) return fromRgba(decodeImage(new Uint8Array(image)), channels);
   if (image instanceof Uint8Array) return fromRgba(decodeImage(image, "image bytes"), channels);
   if (image instanceof tf.Tensor) {
-    const t = image.rank === 4 ? image.squeeze([0]) : image;
-    if (t.rank !== 3 || ![1, 3, 4].includes(t.shape[2]!)) {
+    const shape = image.shape.length === 4 && image.shape[0] === 1
+      ? image.shape.slice(1)
+      : image.shape;
+    if (shape.length !== 3 || ![1, 3, 4].includes(shape[2]!)) {
       throw new Error(`image tensor must be [height, width, 1|3|4], got [${image.shape}]`);
     }
-    const [h, w, c] = t.shape as number[];
-    const v = await t.data();
-    if (t !== image) t.dispose();
+    const [h, w, c] = shape as number[];
+    const v = await image.data();
     const rgba = new Uint8ClampedArray(w * h * 4);
     for (let i = 0; i < w * h; i++) {
       for (let k = 0; k < 3; k++) rgba[i * 4 + k] = v[i * c + (c === 1 ? 0 : k)];

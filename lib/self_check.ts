@@ -50,7 +50,9 @@ async function gradients(
     loss: (await value.data())[0],
     grads: await Promise.all(names.map(async (n) => (await grads[n].data()) as Float32Array)),
     names: model.trainableWeights.map((v) => v.originalName),
-    weights: await Promise.all(model.weights.map(async (v) => (await v.read().data()) as Float32Array)),
+    weights: await Promise.all(
+      model.weights.map(async (v) => (await v.read().data()) as Float32Array),
+    ),
   };
   tf.dispose([xt, yt, value, ...Object.values(grads)]);
   model.dispose();

@@ -419,7 +419,7 @@ function backpropInputCol2Im(
  * dx uses {@link backpropInputCol2Im} when the number of dy pixels
  * (n*oh*ow) is at most this many times its channel count.
  */
-const COL2IM_MAX_RATIO = 2;
+const COL2IM_MAX_RATIO = 4;
 /** Testing hook: forces (true) or forbids (false) the col2im path. */
 let COL2IM_FORCE: boolean | undefined;
 

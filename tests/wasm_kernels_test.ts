@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { registerWasmTrainingKernels } from "../lib/wasm_kernels.ts";
+import { registerWasmTrainingKernels, setCol2ImMode } from "../lib/wasm_kernels.ts";
 import { buildResNet } from "../lib/resnet.ts";
 
 registerWasmTrainingKernels();
@@ -131,24 +131,31 @@ Deno.test("Conv2DBackpropFilter matches cpu", async () => {
   }
 });
 
-Deno.test("Conv2DBackpropInput matches cpu", async () => {
-  for (const [i, c] of convCases.entries()) {
-    const dyShape = convOutShape(c.x, c.f, c.strides, c.pad);
-    const fd = randomData(numel(c.f), 20 + i);
-    const dyd = randomData(numel(dyShape), 200 + i);
-    await assertSameOnBackends(
-      `dx ${caseLabel(c)}`,
-      () =>
-        tf.engine().runKernel("Conv2DBackpropInput", {
-          dy: tf.tensor4d(dyd, dyShape),
-          filter: tf.tensor4d(fd, c.f),
-        }, {
-          strides: c.strides,
-          pad: c.pad,
-          dataFormat: "NHWC",
-          inputShape: c.x,
-        }) as tf.Tensor,
-    );
+Deno.test("Conv2DBackpropInput matches cpu (sub-pixel and col2im paths)", async () => {
+  for (const mode of [undefined, false, true]) {
+    setCol2ImMode(mode);
+    try {
+      for (const [i, c] of convCases.entries()) {
+        const dyShape = convOutShape(c.x, c.f, c.strides, c.pad);
+        const fd = randomData(numel(c.f), 20 + i);
+        const dyd = randomData(numel(dyShape), 200 + i);
+        await assertSameOnBackends(
+          `dx (col2im ${mode}) ${caseLabel(c)}`,
+          () =>
+            tf.engine().runKernel("Conv2DBackpropInput", {
+              dy: tf.tensor4d(dyd, dyShape),
+              filter: tf.tensor4d(fd, c.f),
+            }, {
+              strides: c.strides,
+              pad: c.pad,
+              dataFormat: "NHWC",
+              inputShape: c.x,
+            }) as tf.Tensor,
+        );
+      }
+    } finally {
+      setCol2ImMode(undefined);
+    }
   }
 });
 
