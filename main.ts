@@ -152,8 +152,10 @@ async function doctorCommand(args: string[]): Promise<void> {
   const nets: [string, () => import("@tensorflow/tfjs").LayersModel][] = [
     ["part1", () => buildPart1({ seed: 1 })],
     ["part2", () => buildPart2({ seed: 1 })],
-    ["resnet18-w0.5-112-gray", () =>
-      buildResNet({ depth: 18, inputSize: 112, channels: 1, widthMultiplier: 0.5, seed: 1 })],
+    [
+      "resnet18-w0.5-112-gray",
+      () => buildResNet({ depth: 18, inputSize: 112, channels: 1, widthMultiplier: 0.5, seed: 1 }),
+    ],
   ];
   let failed = 0;
   for (const [name, build] of nets) {

@@ -2,12 +2,21 @@
  * Training kernels for the tfjs WebAssembly backend.
  *
  * The stock `@tensorflow/tfjs-backend-wasm` package cannot train conv nets
- * (`Conv2DBackpropFilter` is not registered) and its `Conv2DBackpropInput` and
- * transposed `BatchMatMul` paths are scalar loops. This module registers
- * replacements that are compositions of the fast (XNNPACK-backed) wasm
- * kernels `Conv2D`, `BatchMatMul` (non-transposed), `Transpose`, `Reverse`,
- * `PadV2`, `Slice` and `Reshape`. Every intermediate tensor is released with
- * `backend.disposeData`, so the number of live tensors does not grow.
+ * (`Conv2DBackpropFilter` is not registered) and its `Conv2DBackpropInput`,
+ * transposed `BatchMatMul`, `MaxPoolGrad`, `Reverse`, `Tile`, comparison
+ * kernels and outer-axis `Sum`/`Mean` are scalar loops. This module
+ * registers replacements that are compositions of the fast (XNNPACK-backed
+ * or memcpy-like) wasm kernels `Conv2D`, `BatchMatMul` (non-transposed),
+ * `AvgPool`, rank-4 `Transpose`/`Slice`/`PadV2`, `Concat`, `AddN`, `Sub`,
+ * `Multiply`, `Step` and `Reshape`, and a batch-norm gradient without
+ * `Tile`. Every intermediate tensor is released with `backend.disposeData`,
+ * so the number of live tensors does not grow.
+ *
+ * Rules of thumb measured here: wasm `Transpose` and `Slice` are fast up to
+ * rank 4 (after unit axes are dropped) and scalar loops above; fresh output
+ * buffers of tens of MB cost more than the arithmetic that fills them; and
+ * XNNPACK repacks a convolution filter or right matmul operand whenever it
+ * is a new tensor (every training step for weights).
  *
  * @module
  */
@@ -906,10 +915,16 @@ function replace(
  *
  * - `Conv2DBackpropFilter` (missing in tfjs-backend-wasm 4.22), built as a
  *   Conv2D of the channel-major input with dy as the filter.
- * - `Conv2DBackpropInput`, replaced by a Conv2D of (zero-inserted) dy with the
- *   180°-rotated, channel-swapped filter.
+ * - `Conv2DBackpropInput`: a sub-pixel transposed convolution (one
+ *   stride-1 Conv2D computing every stride phase, then depth-to-space), or
+ *   for small feature maps col2im of one matrix product.
  * - `BatchMatMul`, whose transposeA/transposeB cases become explicit
  *   transposes plus the fast non-transposed XNNPACK path.
+ * - `MaxPoolGrad`: per-tap slices, `Step`/`Multiply` masks (ties go to the
+ *   first maximum, as on cpu) and phase interleaving.
+ * - `Sum` and `Mean` over leading axes via `AvgPool`.
+ * - the `FusedBatchNorm` gradient (while the wasm backend is active; other
+ *   backends keep the stock gradient).
  *
  * Only NHWC data is supported. Safe to call more than once; works whether it
  * is called before or after `tf.setBackend("wasm")`.

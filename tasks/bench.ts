@@ -66,15 +66,19 @@ async function benchNet(name: string, backend: string, secs: number): Promise<Ro
     const y = tf.randomUniform([batch, outputs], 0.3, 0.7, "float32", 2);
     const opt = tf.train.adam(1e-4);
     const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
-    const ms = await timeIt(async () => {
-      const cost = opt.minimize(
-        () => mseLoss(y, model.apply(x, { training: true }) as tf.Tensor),
-        true,
-        vars,
-      )!;
-      await cost.data();
-      cost.dispose();
-    }, cap, 1);
+    const ms = await timeIt(
+      async () => {
+        const cost = opt.minimize(
+          () => mseLoss(y, model.apply(x, { training: true }) as tf.Tensor),
+          true,
+          vars,
+        )!;
+        await cost.data();
+        cost.dispose();
+      },
+      cap,
+      1,
+    );
     rows.push({
       net: name,
       backend,
@@ -90,11 +94,15 @@ async function benchNet(name: string, backend: string, secs: number): Promise<Ro
   for (const batch of [1, 32]) {
     if (backend === "cpu" && batch === 32 && name !== "part1") continue;
     const x = tf.randomNormal([batch, h, w, c], 0, 0.3, "float32", 3);
-    const ms = await timeIt(async () => {
-      const p = model.predict(x) as tf.Tensor;
-      await p.data();
-      p.dispose();
-    }, cap, 3);
+    const ms = await timeIt(
+      async () => {
+        const p = model.predict(x) as tf.Tensor;
+        await p.data();
+        p.dispose();
+      },
+      cap,
+      3,
+    );
     rows.push({
       net: name,
       backend,
@@ -128,7 +136,9 @@ if (import.meta.main) {
     console.error(`backend ${backend}: ${info.description}`);
     for (const net of values.nets.split(",")) {
       if (!NETS[net]) throw new Error(`unknown net ${net} (${Object.keys(NETS).join(", ")})`);
-      if (backend === "cpu" && net.startsWith("resnet18") && net !== "resnet18-w0.5-112-gray") continue;
+      if (backend === "cpu" && net.startsWith("resnet18") && net !== "resnet18-w0.5-112-gray") {
+        continue;
+      }
       const r = await benchNet(net, backend, Number(values.secs));
       for (const row of r) {
         console.error(

@@ -168,7 +168,11 @@ Deno.test("predict runs with read access to the model folder and the photo only"
   const drawn = await run([...args, "--out", out]);
   assert.equal(drawn.code, 0, drawn.err);
   assert.deepEqual([...(await Deno.readFile(out)).slice(1, 4)], [80, 78, 71], "a PNG was written");
-  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["face.png"], "no temp file left");
+  assert.deepEqual(
+    [...Deno.readDirSync(dir)].map((e) => e.name),
+    ["face.png"],
+    "no temp file left",
+  );
   await Deno.remove(dir, { recursive: true });
 });
 

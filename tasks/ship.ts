@@ -1,0 +1,105 @@
+/**
+ * Ships a trained model: copies `<run>/best` into `models/<name>/`, adds its
+ * ONNX export (`model.onnx`) and writes `MODEL_CARD.md` from the run's
+ * `summary.json` and `metrics.jsonl`.
+ *
+ * ```sh
+ * deno run -A tasks/ship.ts --run runs/part3 --name part3 --command "deno task train:part3 ..."
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs";
+import { ensureDir, writeFileAtomic } from "../lib/fs_util.ts";
+import { exportOnnxFile } from "../lib/onnx/export.ts";
+
+const TERMS: Record<string, string> = {
+  imm58:
+    "Trained on the IMM Face Database (M. M. Nordstrøm et al., DTU Informatics, 2004), which is free for " +
+    "research and educational (non-commercial) use; cite the technical report. The same terms apply to " +
+    "these weights.",
+  ibug68:
+    "Trained on 300-W annotations (C. Sagonas et al., 300 Faces In-the-Wild Challenge, ICCV Workshops " +
+    "2013 / IMAVIS 2016) of HELEN, LFPW and AFW photos. The annotations are provided by iBUG for research " +
+    "purposes only; commercial use (including training commercial algorithms) is not allowed. The same " +
+    "terms apply to these weights. Cite the 300-W papers.",
+};
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    run: { type: "string" },
+    name: { type: "string" },
+    command: { type: "string", default: "" },
+    notes: { type: "string", default: "" },
+  },
+});
+if (!values.run || !values.name) {
+  console.error("usage: tasks/ship.ts --run DIR --name NAME [--command TEXT] [--notes TEXT]");
+  Deno.exit(2);
+}
+await tf.setBackend("cpu");
+const dest = `models/${values.name}`;
+await ensureDir(dest);
+for (const f of ["weights.bin", "model.json"]) {
+  await writeFileAtomic(`${dest}/${f}`, await Deno.readFile(`${values.run}/best/${f}`));
+}
+const { bytes: onnxBytes } = await exportOnnxFile(dest, `${dest}/model.onnx`);
+const json = JSON.parse(await Deno.readTextFile(`${dest}/model.json`));
+const meta = json.userDefinedMetadata.facekit;
+const summary = JSON.parse(await Deno.readTextFile(`${values.run}/summary.json`));
+const history = (await Deno.readTextFile(`${values.run}/metrics.jsonl`)).trim().split("\n")
+  .map((l) => JSON.parse(l));
+const weightBytes = (await Deno.stat(`${dest}/weights.bin`)).size;
+const params = weightBytes / 4;
+const rows = Object.entries(summary).map(([k, v]) =>
+  `| ${k} | ${typeof v === "number" ? +v.toPrecision(5) : v} |`
+);
+const card = `# Model card: ${values.name}
+
+- Task: ${meta.task} (${meta.points.length} keypoints, layout ${meta.layout})
+- Input: ${meta.inputWidth}x${meta.inputHeight}, ${
+  meta.channels === 1 ? "grayscale (ITU-R 601 luma)" : "RGB"
+}, pixel values 0..255 mapped to [-0.5, 0.5]${
+  meta.boxScale
+    ? `; crop = face box enlarged by ${
+      meta.boxScale * 100
+    } % per side, squared about its centre, padded with 0 outside the photo`
+    : "; the whole image (or the given box) resized to the input"
+}
+- Output: ${
+  meta.points.length * 2
+} values, interleaved x, y as fractions of the input width/height (pixel-centre convention: x = (col + 0.5) / width)
+- Files: \`model.json\` + \`weights.bin\` (tfjs layers, ${
+  (weightBytes / 2 ** 20).toFixed(2)
+} MiB, ${params.toLocaleString("en")} float32 values), \`model.onnx\` (opset 17, NCHW input, ${
+  (onnxBytes / 2 ** 20).toFixed(2)
+} MiB)
+- Trained by this project from scratch (no pretrained weights), ${history.length} epochs.
+
+## Training command
+
+\`\`\`sh
+${values.command}
+\`\`\`
+
+${values.notes}
+
+## Results (best validation epoch ${summary.bestEpoch})
+
+| metric | value |
+| --- | --- |
+${rows.join("\n")}
+
+## Data and terms
+
+${TERMS[meta.layout] ?? ""}
+`;
+await writeFileAtomic(`${dest}/MODEL_CARD.md`, card);
+console.log(
+  `shipped ${dest}: ${(weightBytes / 2 ** 20).toFixed(2)} MiB tfjs, ${
+    (onnxBytes / 2 ** 20).toFixed(2)
+  } MiB ONNX`,
+);
