@@ -96,3 +96,39 @@ export async function ensureDir(path: string): Promise<void> {
     throw explainFsError(e, path, "write");
   }
 }
+
+/**
+ * Finds a data folder: the `flag` value, then the environment variable,
+ * then the default; a flag or variable naming a missing folder, or no
+ * folder at all, is an error carrying `help` (where to get the data).
+ *
+ * @example
+ * ```ts ignore
+ * import { resolveDataDir } from "./fs_util.ts";
+ * const dir = resolveDataDir(undefined, "FACEKIT_IMM", "../shared/data/imm_face_db", "IMM", "download it");
+ * ```
+ */
+export function resolveDataDir(
+  flag: string | undefined,
+  envName: string,
+  fallback: string,
+  what: string,
+  help: string,
+): string {
+  let env: string | undefined;
+  try {
+    env = Deno.env.get(envName);
+  } catch {
+    env = undefined; // no --allow-env: use the flag or the default
+  }
+  for (const [c, from] of [[flag, "--data"], [env, envName], [fallback, null]] as const) {
+    if (!c) continue;
+    try {
+      if (Deno.statSync(c).isDirectory) return c;
+    } catch {
+      // not there
+    }
+    if (from) throw new Error(`${what} data folder ${c} (from ${from}) not found: ${help}`);
+  }
+  throw new Error(`no ${what} data folder (tried ${fallback}): ${help}`);
+}

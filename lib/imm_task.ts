@@ -10,7 +10,7 @@ import type * as tf from "@tensorflow/tfjs";
 import { augment, DEFAULT_AUGMENT } from "./augment.ts";
 import { type BackendInfo, requireSelfCheck } from "./backend.ts";
 import { loadModelFolder } from "./checkpoint.ts";
-import { ensureDir, writeFileAtomic } from "./fs_util.ts";
+import { ensureDir, resolveDataDir, writeFileAtomic } from "./fs_util.ts";
 import { IMM_HELP, immSplit, loadImm } from "./imm.ts";
 import { keypointSource, selectPoints } from "./keypoint_source.ts";
 import { IMM58, IMM_NOSE_TIP } from "./layouts.ts";
@@ -91,25 +91,7 @@ const SIZES = { part1: [80, 64], part2: [160, 120] } as const;
  * ```
  */
 export function resolveImmDir(flag: string | undefined): string {
-  let env: string | undefined;
-  try {
-    env = Deno.env.get("FACEKIT_IMM");
-  } catch {
-    env = undefined;
-  }
-  const candidates = [flag, env, "../shared/data/imm_face_db"].filter(
-    (c): c is string => !!c,
-  );
-  for (const c of candidates) {
-    try {
-      if (Deno.statSync(c).isDirectory) return c;
-    } catch {
-      if (c === flag || c === env) {
-        throw new Error(`IMM data folder ${c} not found: ${IMM_HELP}`);
-      }
-    }
-  }
-  throw new Error(`no IMM data folder: ${IMM_HELP}`);
+  return resolveDataDir(flag, "FACEKIT_IMM", "../shared/data/imm_face_db", "IMM", IMM_HELP);
 }
 
 /**

@@ -14,6 +14,7 @@
  */
 
 import type { Box } from "./face_box.ts";
+import { resolveDataDir } from "./fs_util.ts";
 import { readImage } from "./image.ts";
 import { type FloatImage, fromRgba } from "./raster.ts";
 import { checkPoints, type Sample } from "./sample.ts";
@@ -635,26 +636,5 @@ export async function loadDlibXml(
  * ```
  */
 export function resolve300wDir(flag: string | undefined): string {
-  let env: string | undefined;
-  try {
-    env = Deno.env.get("FACEKIT_300W");
-  } catch {
-    env = undefined;
-  }
-  const candidates = [flag, env, "../shared/data/300w"].filter((c): c is string => !!c);
-  for (const c of candidates) {
-    try {
-      if (Deno.statSync(c).isDirectory) return c;
-    } catch {
-      // fall through
-    }
-    if (c === flag || c === env) {
-      throw new Error(
-        `300-W data folder ${c} (from ${
-          c === flag ? "--data" : "FACEKIT_300W"
-        }) not found: ${W300_HELP}`,
-      );
-    }
-  }
-  throw new Error(`no 300-W data folder (tried ../shared/data/300w): ${W300_HELP}`);
+  return resolveDataDir(flag, "FACEKIT_300W", "../shared/data/300w", "300-W", W300_HELP);
 }
