@@ -29,6 +29,7 @@ const USAGE = `usage:
     --resume          continue from <out>/last
     --augment / --no-augment   augmentation (part1 off, part2 on)
     --first-kernel K  part1: kernel size of the first two convs (3; the seed's variant is 5)
+    --head H          regression (the course's nets / ResNet) or heatmap (U-Net, soft-argmax)
     --limit N         use only N train and N validation faces (quick runs)
     --backend B       auto | webgpu | wasm | cpu (auto)
     --quiet           no progress bar
@@ -47,6 +48,11 @@ const USAGE = `usage:
     one training step of each net on the backend, gradients compared with cpu
   main.ts export --model DIR --out FILE.onnx
     ONNX (opset 17) export of a model folder`;
+
+function parseHead(v: string): "regression" | "heatmap" {
+  if (v !== "regression" && v !== "heatmap") throw new Error(`--head: use regression or heatmap`);
+  return v;
+}
 
 function num(v: string | undefined, d: number, name: string): number {
   if (v === undefined) return d;
@@ -76,6 +82,7 @@ async function trainPart3(args: string[]): Promise<void> {
       loss: { type: "string", default: "smoothl1" },
       warmup: { type: "string" },
       decay: { type: "string", default: "cosine" },
+      head: { type: "string", default: "regression" },
       limit: { type: "string" },
       backend: { type: "string", default: "auto" },
       quiet: { type: "boolean", default: false },
@@ -110,6 +117,7 @@ async function trainPart3(args: string[]): Promise<void> {
     loss: values.loss as "smoothl1" | "mse",
     warmup: values.warmup === "0" ? 0 : num(values.warmup, 1, "warmup"),
     decay: values.decay as "cosine" | "step" | "constant",
+    head: parseHead(values.head!),
     backend,
     limit: values.limit ? num(values.limit, 0, "limit") : undefined,
     quiet: values.quiet,
@@ -197,6 +205,7 @@ async function trainCommand(args: string[]): Promise<void> {
       augment: { type: "boolean" },
       "no-augment": { type: "boolean" },
       "first-kernel": { type: "string" },
+      head: { type: "string", default: "regression" },
       limit: { type: "string" },
       backend: { type: "string", default: "auto" },
       quiet: { type: "boolean", default: false },

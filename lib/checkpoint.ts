@@ -8,6 +8,8 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { ensureDir, explainFsError, readBytes, writeFileAtomic } from "./fs_util.ts";
+// Registers the custom SoftArgmax2D layer so heatmap models load.
+import "./heatmap.ts";
 
 /** What a model folder says about its inputs and outputs. */
 export interface ModelMeta {

@@ -16,6 +16,9 @@ import { keypointSource, selectPoints } from "./keypoint_source.ts";
 import { IMM58, IMM_NOSE_TIP } from "./layouts.ts";
 import { mean, perFaceErrors, pointErrors } from "./metrics.ts";
 import { buildPart1, buildPart2 } from "./models.ts";
+import { heatmapTrainingLoss } from "./heatmap.ts";
+import { mseLoss } from "./losses.ts";
+import { buildHeatmapUNet } from "./unet.ts";
 import { denormalisePoints, resizeWithPoints } from "./preprocess.ts";
 import { createRng } from "./random.ts";
 import { filterGrid, GREEN, lossCurves, overlay, RED, savePng, titledGrid } from "./report.ts";
@@ -52,6 +55,8 @@ export interface ImmRunOptions {
   quiet?: boolean;
   /** Compare one step's gradients with the cpu backend before training (default true). */
   check?: boolean;
+  /** Regression CNN (the course's nets) or the heatmap U-Net with soft-argmax. */
+  head?: "regression" | "heatmap";
 }
 
 /** What a run reports. */
@@ -145,8 +150,18 @@ export async function runImm(opts: ImmRunOptions): Promise<ImmRunSummary> {
     flip: IMM58.flip,
     augment: aug,
   });
+  const heatmap = opts.head === "heatmap";
   const build = (): tf.LayersModel =>
-    opts.part === "part1"
+    heatmap
+      ? buildHeatmapUNet({
+        inputWidth: w,
+        inputHeight: h,
+        channels: 1,
+        keypoints: points.length,
+        outputStride: 4,
+        seed: opts.seed,
+      })
+      : opts.part === "part1"
       ? buildPart1({ seed: opts.seed, firstKernel: opts.firstKernel })
       : buildPart2({ seed: opts.seed });
   if (opts.check !== false) await requireSelfCheck(build, opts.backend);
@@ -165,6 +180,9 @@ export async function runImm(opts: ImmRunOptions): Promise<ImmRunSummary> {
     loss: "mse",
     resume: opts.resume,
     quiet: opts.quiet,
+    trainingLoss: heatmap
+      ? (m, x, y) => heatmapTrainingLoss(m, x, y as tf.Tensor2D, { coordLoss: mseLoss })
+      : undefined,
     meta: {
       task: opts.part,
       layout: IMM58.id,
@@ -265,7 +283,7 @@ async function writePictures(
     `${opts.out}/val_best_worst.png`,
     titledGrid(tiles, 4, "validation: 2 best, 2 worst (red prediction, green truth)"),
   );
-  const conv1 = best.getLayer("conv1").getWeights()[0];
+  const conv1 = best.layers.find((l) => l.getClassName() === "Conv2D")!.getWeights()[0];
   await savePng(
     `${opts.out}/conv1_filters.png`,
     filterGrid(await conv1.data() as Float32Array, conv1.shape),

@@ -80,6 +80,12 @@ export interface TrainConfig {
   meta: ModelMeta;
   /** Learning-rate schedule (default constant). */
   schedule?: Schedule;
+  /**
+   * Replaces the training loss (e.g. coordinates plus a heatmap term);
+   * receives the model, the input batch and the targets. Validation still
+   * reports `loss` on the coordinates.
+   */
+  trainingLoss?: (model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor) => tf.Scalar;
   /** Extra validation metrics from all predictions and targets. */
   valMetrics?: (
     pred: Float32Array,
@@ -283,7 +289,10 @@ export async function train(
       const x = tf.tensor4d(b.x, [b.size, h, w, c]);
       const y = tf.tensor2d(b.y, [b.size, source.outputs]);
       const cost = optimizer.minimize(
-        () => lossFn(y, model.apply(x, { training: true }) as tf.Tensor),
+        () =>
+          cfg.trainingLoss
+            ? cfg.trainingLoss(model, x, y)
+            : lossFn(y, model.apply(x, { training: true }) as tf.Tensor),
         true,
         vars,
       ) as tf.Scalar;

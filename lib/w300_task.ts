@@ -25,11 +25,14 @@ import { faceInput, modelBox, toImagePoints } from "./face_input.ts";
 import { aucAt, cedCurve, failureRate, nmeInterOcular } from "./face_metrics.ts";
 import { ensureDir, writeFileAtomic } from "./fs_util.ts";
 import { IBUG68 } from "./layouts.ts";
-import type { LossName } from "./losses.ts";
+import { lossFunction, type LossName } from "./losses.ts";
 import { mean, meanAbsoluteError } from "./metrics.ts";
 import { denormalisePoints, normaliseImageInto, normalisePoints } from "./preprocess.ts";
 import { type FloatImage, warpAffine } from "./raster.ts";
 import { buildResNet, type ResNetDepth } from "./resnet.ts";
+import { buildHeatmapUNet } from "./unet.ts";
+import { heatmapTrainingLoss } from "./heatmap.ts";
+import type * as tf from "@tensorflow/tfjs";
 import { GREEN, lossCurves, overlay, RED, savePng, titledGrid } from "./report.ts";
 import { curveChart } from "./plot.ts";
 import type { Rng } from "./random.ts";
@@ -82,6 +85,8 @@ export interface Part3Options {
   quiet?: boolean;
   /** Compare one step's gradients with the cpu backend before training (default true). */
   check?: boolean;
+  /** ResNet regression or the heatmap U-Net with soft-argmax. */
+  head?: "regression" | "heatmap";
 }
 
 /** A face prepared for training or validation. */
@@ -335,8 +340,10 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
     channels: o.channels,
     boxScale: o.boxScale,
   };
-  const modelName = `resnet${o.depth}${o.bottleneckWidth > 1 ? `-wide${o.bottleneckWidth}` : ""}` +
-    `${o.width !== 1 ? `-w${o.width}` : ""}-${size}-${o.channels === 1 ? "gray" : "rgb"}`;
+  const modelName = o.head === "heatmap"
+    ? `unet-heatmap-${size}`
+    : `resnet${o.depth}${o.bottleneckWidth > 1 ? `-wide${o.bottleneckWidth}` : ""}` +
+      `${o.width !== 1 ? `-w${o.width}` : ""}-${size}-${o.channels === 1 ? "gray" : "rgb"}`;
   meta.extra = { model: modelName };
   const t0 = performance.now();
   const { train: trainFaces, val: valFaces } = await preparePart3(o.data, meta, o.limit);
@@ -364,17 +371,27 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
     const p = normalisePoints(transformPoints(translation(-margin, -margin), f.points), size, size);
     for (let i = 0; i < 136; i++) meanShape[i] += p[i] / trainFaces.length;
   }
-  const build = () =>
-    buildResNet({
-      depth: o.depth,
-      inputSize: size,
-      channels: o.channels,
-      widthMultiplier: o.width,
-      bottleneckWidth: o.bottleneckWidth,
-      initialBias: meanShape,
-      seed: o.seed,
-      outputs: 136,
-    });
+  const heatmap = o.head === "heatmap";
+  const build = (): tf.LayersModel =>
+    heatmap
+      ? buildHeatmapUNet({
+        inputWidth: size,
+        inputHeight: size,
+        channels: o.channels,
+        keypoints: 68,
+        outputStride: 4,
+        seed: o.seed,
+      })
+      : buildResNet({
+        depth: o.depth,
+        inputSize: size,
+        channels: o.channels,
+        widthMultiplier: o.width,
+        bottleneckWidth: o.bottleneckWidth,
+        initialBias: meanShape,
+        seed: o.seed,
+        outputs: 136,
+      });
   if (o.check !== false) await requireSelfCheck(build, o.backend);
   const model = build();
   await ensureDir(o.out);
@@ -391,6 +408,10 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
     quiet: o.quiet,
     meta,
     schedule: { warmupEpochs: o.warmup, decay: o.decay },
+    trainingLoss: heatmap
+      ? (m, x, y) =>
+        heatmapTrainingLoss(m, x, y as tf.Tensor2D, { coordLoss: lossFunction(o.loss, 1 / size) })
+      : undefined,
     valMetrics: (pred) => {
       const m = faceMetrics(pred, valFaces, size);
       return { nme: m.nme, fr8: m.failureRate, maePx: m.maePixels };

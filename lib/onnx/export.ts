@@ -11,6 +11,8 @@ import { loadModelFolder, type ModelMeta } from "../checkpoint.ts";
 import { writeFileAtomic } from "../fs_util.ts";
 import { IBUG68, IMM58, type Layout } from "../layouts.ts";
 import { tfjsToOnnx } from "./convert.ts";
+// Custom layers of this project register their converters on import.
+import "./heatmap_onnx.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 const LAYOUTS: Record<string, Layout> = { imm58: IMM58, ibug68: IBUG68, nose: IMM58 };

@@ -64,7 +64,9 @@ export function convertSoftArgmax2D(
   }
   // NCHW [N, K, H, W] -> [N, K, H*W]: one map per row, no transpose needed.
   let z = ctx.op("Reshape", [x.name, ctx.int64Const("maps_shape", [0, k, hw])]);
-  if (temperature !== 1) z = ctx.op("Mul", [z, ctx.floatConst("inv_temperature", [], [1 / temperature])]);
+  if (temperature !== 1) {
+    z = ctx.op("Mul", [z, ctx.floatConst("inv_temperature", [], [1 / temperature])]);
+  }
   const p = ctx.op("Softmax", [z], { axis: -1 });
   const xy = ctx.op("MatMul", [p, ctx.floatConst("grid", [hw, 2], grid)]); // [N, K, 2]
   const coords = ctx.op("Reshape", [xy, ctx.int64Const("coords_shape", [0, 2 * k])]);
