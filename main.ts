@@ -29,6 +29,7 @@ const USAGE = `usage:
     --resume          continue from <out>/last
     --augment / --no-augment   augmentation (part1 off, part2 on)
     --first-kernel K  part1: kernel size of the first two convs (3; the seed's variant is 5)
+    --decay D         learning-rate decay: constant (default) | cosine | step
     --head H          regression (the course's nets / ResNet) or heatmap (U-Net, soft-argmax)
     --limit N         use only N train and N validation faces (quick runs)
     --backend B       auto | webgpu | wasm | cpu (auto)
@@ -51,6 +52,13 @@ const USAGE = `usage:
 
 function parseHead(v: string): "regression" | "heatmap" {
   if (v !== "regression" && v !== "heatmap") throw new Error(`--head: use regression or heatmap`);
+  return v;
+}
+
+function parseDecay(v: string): "constant" | "cosine" | "step" {
+  if (v !== "constant" && v !== "cosine" && v !== "step") {
+    throw new Error(`--decay: use cosine, step or constant`);
+  }
   return v;
 }
 
@@ -93,9 +101,6 @@ async function trainPart3(args: string[]): Promise<void> {
   const channels = num(values.channels, 1, "channels");
   if (channels !== 1 && channels !== 3) throw new Error(`--channels: use 1 or 3`);
   if (!["smoothl1", "mse"].includes(values.loss!)) throw new Error(`--loss: use smoothl1 or mse`);
-  if (!["cosine", "step", "constant"].includes(values.decay!)) {
-    throw new Error(`--decay: use cosine, step or constant`);
-  }
   const data = resolve300wDir(values.data);
   const backend = await setupBackend(parseBackend(values.backend!));
   console.log(`backend: ${backend.description}`);
@@ -116,7 +121,7 @@ async function trainPart3(args: string[]): Promise<void> {
     jitter: values.jitter === "0" ? 0 : num(values.jitter, 0.05, "jitter"),
     loss: values.loss as "smoothl1" | "mse",
     warmup: values.warmup === "0" ? 0 : num(values.warmup, 1, "warmup"),
-    decay: values.decay as "cosine" | "step" | "constant",
+    decay: parseDecay(values.decay!),
     head: parseHead(values.head!),
     backend,
     limit: values.limit ? num(values.limit, 0, "limit") : undefined,
@@ -206,6 +211,7 @@ async function trainCommand(args: string[]): Promise<void> {
       "no-augment": { type: "boolean" },
       "first-kernel": { type: "string" },
       head: { type: "string", default: "regression" },
+      decay: { type: "string", default: "constant" },
       limit: { type: "string" },
       backend: { type: "string", default: "auto" },
       quiet: { type: "boolean", default: false },
@@ -232,6 +238,8 @@ async function trainCommand(args: string[]): Promise<void> {
     firstKernel: values["first-kernel"]
       ? num(values["first-kernel"], 3, "first-kernel")
       : undefined,
+    head: parseHead(values.head!),
+    decay: parseDecay(values.decay!),
     backend,
     limit: values.limit ? num(values.limit, 0, "limit") : undefined,
     quiet: values.quiet,

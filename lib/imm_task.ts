@@ -57,6 +57,8 @@ export interface ImmRunOptions {
   check?: boolean;
   /** Regression CNN (the course's nets) or the heatmap U-Net with soft-argmax. */
   head?: "regression" | "heatmap";
+  /** Learning-rate decay (default constant, as the course). */
+  decay?: "constant" | "cosine" | "step";
 }
 
 /** What a run reports. */
@@ -180,6 +182,7 @@ export async function runImm(opts: ImmRunOptions): Promise<ImmRunSummary> {
     loss: "mse",
     resume: opts.resume,
     quiet: opts.quiet,
+    schedule: { warmupEpochs: 0, decay: opts.decay ?? "constant" },
     trainingLoss: heatmap
       ? (m, x, y) => heatmapTrainingLoss(m, x, y as tf.Tensor2D, { coordLoss: mseLoss })
       : undefined,
