@@ -936,7 +936,6 @@ export function registerWasmTrainingKernels(): void {
       "Conv2D",
       "Transpose",
       "Reshape",
-      "Reverse",
       "PadV2",
       "Slice",
       "BatchMatMul",

@@ -10,9 +10,9 @@
  * `--net=part2` (default) is the 120x160 grey-scale keypoint CNN;
  * `--net=resnet18` is `buildResNet({ depth: 18 })` with `--size` (default
  * 224), `--channels` (default 3) and `--width` (width multiplier, default 1).
- * `--baseline` keeps the stock wasm `Conv2DBackpropInput` and `BatchMatMul`
- * kernels (only the missing `Conv2DBackpropFilter` is added), to compare with
- * the replacements from `lib/wasm_kernels.ts`.
+ * `--baseline` restores the stock wasm `Conv2DBackpropInput` and
+ * `BatchMatMul` kernels (the other replacements from `lib/wasm_kernels.ts`
+ * stay registered).
  *
  * @module
  */
