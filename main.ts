@@ -34,6 +34,7 @@ const USAGE = `usage:
     --limit N         use only N train and N validation faces (quick runs)
     --backend B       auto | webgpu | wasm | cpu (auto)
     --quiet           no progress bar
+    --no-check        skip the start-up gradient comparison with the cpu backend
   part3 only (300-W, default data ../shared/data/300w or $FACEKIT_300W):
     --size N          input side (112)        --channels 1|3   (1)
     --depth 18|34|50  ResNet depth (18)       --width X        channel multiplier (0.5)
@@ -94,6 +95,7 @@ async function trainPart3(args: string[]): Promise<void> {
       limit: { type: "string" },
       backend: { type: "string", default: "auto" },
       quiet: { type: "boolean", default: false },
+      "no-check": { type: "boolean", default: false },
     },
   });
   const depth = num(values.depth, 18, "depth");
@@ -126,6 +128,7 @@ async function trainPart3(args: string[]): Promise<void> {
     backend,
     limit: values.limit ? num(values.limit, 0, "limit") : undefined,
     quiet: values.quiet,
+    check: !values["no-check"],
   });
   console.log(JSON.stringify(summary, null, 2));
 }
@@ -215,6 +218,7 @@ async function trainCommand(args: string[]): Promise<void> {
       limit: { type: "string" },
       backend: { type: "string", default: "auto" },
       quiet: { type: "boolean", default: false },
+      "no-check": { type: "boolean", default: false },
     },
   });
   const part = positionals[0];
@@ -243,6 +247,7 @@ async function trainCommand(args: string[]): Promise<void> {
     backend,
     limit: values.limit ? num(values.limit, 0, "limit") : undefined,
     quiet: values.quiet,
+    check: !values["no-check"],
   });
   console.log(JSON.stringify(summary, null, 2));
 }
