@@ -15,6 +15,8 @@ import { buildResNet } from "./lib/resnet.ts";
 import { resolveImmDir, runImm } from "./lib/imm_task.ts";
 import { evaluateFolder, runPart3 } from "./lib/w300_task.ts";
 import { predictCli } from "./lib/predict_cli.ts";
+import { createDetector } from "./lib/detector.ts";
+import { writeKaggle } from "./lib/kaggle.ts";
 import { exportOnnxFile } from "./lib/onnx/export.ts";
 import { resolve300wDir, W300_SPLIT } from "./lib/w300.ts";
 
@@ -46,6 +48,8 @@ const USAGE = `usage:
     (default: the 300-W validation subset helen_testset)
   main.ts predict IMAGE [--box x,y,w,h] [--model part3|part2|part1|DIR] [--out PNG] [--json]
     the same as: deno run --allow-read mod.ts predict ...
+  main.ts kaggle --model DIR --xml FILE [--out submission.csv]
+    the course's Kaggle CSV (Id,Predicted; original-image pixels) for every box of a dlib XML
   main.ts doctor [--backend auto|webgpu|wasm]
     one training step of each net on the backend, gradients compared with cpu
   main.ts export --model DIR --out FILE.onnx
@@ -161,6 +165,28 @@ async function evalCommand(args: string[]): Promise<void> {
   ));
 }
 
+async function kaggleCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: "string" },
+      xml: { type: "string" },
+      out: { type: "string", default: "submission.csv" },
+      backend: { type: "string", default: "wasm" },
+    },
+  });
+  if (!values.model || !values.xml) {
+    throw new Error(`kaggle: --model DIR and --xml FILE are required`);
+  }
+  const detector = await createDetector({
+    model: values.model,
+    backend: parseBackend(values.backend!),
+  });
+  const n = await writeKaggle(detector, values.xml, values.out!);
+  detector.dispose();
+  console.log(`wrote ${values.out}: ${n} faces, ${n * detector.meta.points.length * 2} rows`);
+}
+
 async function doctorCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { backend: { type: "string", default: "auto" } } });
   const info = await setupBackend(parseBackend(values.backend!));
@@ -261,6 +287,7 @@ export async function main(args: string[]): Promise<number> {
     else if (command === "predict") return await predictCli(args);
     else if (command === "export") await exportCommand(rest);
     else if (command === "doctor") await doctorCommand(rest);
+    else if (command === "kaggle") await kaggleCommand(rest);
     else {
       console.error(USAGE);
       return command === undefined || command === "help" ? 0 : 2;
