@@ -24,7 +24,7 @@ const USAGE = `usage:
   main.ts train part1|part2|part3 [options]
     --data DIR        IMM folder (default $FACEKIT_IMM or ../shared/data/imm_face_db)
     --out DIR         output folder (default runs/<part>)
-    --epochs N        epochs (part1 25, part2 30)
+    --epochs N        epochs (part1 40, part2 30)
     --batch N         batch size (8)
     --lr X            Adam learning rate (1e-3)
     --seed N          random seed (1)
@@ -259,7 +259,7 @@ async function trainCommand(args: string[]): Promise<void> {
     part,
     data,
     out: values.out ?? `runs/${part}`,
-    epochs: num(values.epochs, part === "part1" ? 25 : 30, "epochs"),
+    epochs: num(values.epochs, part === "part1" ? 40 : 30, "epochs"),
     batch: num(values.batch, 8, "batch"),
     lr: num(values.lr, 1e-3, "lr"),
     seed: num(values.seed, 1, "seed"),

@@ -40,6 +40,7 @@ if (!values.run || !values.name) {
   console.error("usage: tasks/ship.ts --run DIR --name NAME [--command TEXT] [--notes TEXT]");
   Deno.exit(2);
 }
+tf.env().set("PROD", true);
 await tf.setBackend("cpu");
 const dest = `models/${values.name}`;
 await ensureDir(dest);
