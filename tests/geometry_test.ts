@@ -64,3 +64,31 @@ Deno.test("normalise / denormalise points are inverse and edge-anchored", () => 
   close(normalisePoints([-0.5, -0.5, 159.5, 119.5], 160, 120), [0, 0, 1, 1]);
   close(denormalisePoints(normalisePoints([12.3, 45.6], 160, 120), 160, 120), [12.3, 45.6], 1e-4);
 });
+
+Deno.test("faceInput maps the face box onto the input, for crop and whole-image models", async () => {
+  const { faceInput, toImagePoints } = await import("../lib/face_input.ts");
+  const { applyToPoints } = await import("../lib/affine.ts");
+  const img = { data: new Float32Array(200 * 100), width: 200, height: 100, channels: 1 };
+  const imm = {
+    task: "part2",
+    layout: "imm58",
+    points: [],
+    inputWidth: 160,
+    inputHeight: 120,
+    channels: 1,
+    boxScale: 0,
+  };
+  const box = { x: 20, y: 10, w: 80, h: 60 };
+  const a = faceInput(img, box, imm);
+  assert.equal(a.image.width, 160);
+  assert.equal(a.image.height, 120);
+  close(applyToPoints(a.matrix, [20, 10, 100, 70]), [0, 0, 160, 120], 1e-4);
+  const crop = { ...imm, task: "part3", inputWidth: 64, inputHeight: 64, boxScale: 0.25 };
+  const b = faceInput(img, box, crop);
+  // Enlarged by 25 % per side (120 x 90), squared to 120 x 120 about the centre (60, 40).
+  close(applyToPoints(b.matrix, [0, -20, 120, 100]), [0, 0, 64, 64], 1e-4);
+  close(toImagePoints(applyToPoints(b.matrix, [33.5, 44.5]).map((v) => v - 0.5), b.matrix), [
+    33,
+    44,
+  ], 1e-3);
+});
