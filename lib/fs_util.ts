@@ -7,7 +7,8 @@
 
 /**
  * Writes bytes or text atomically: to `path.tmp-<random>` first, then
- * renamed over `path`, so readers never see half a file.
+ * renamed over `path`, so readers never see half a file. Needs read and
+ * write access to the file's folder (Deno's rename checks both).
  *
  * @example
  * ```ts ignore
@@ -56,8 +57,11 @@ export function explainFsError(
     e instanceof Deno.errors.PermissionDenied ||
     (e instanceof Error && e.name === "NotCapable")
   ) {
+    // Deno names the access it lacked ("Requires read access to ..."); an
+    // atomic write's rename needs read access too.
+    const needed = /requires (read|write) access/i.exec((e as Error).message)?.[1] ?? mode;
     return new Error(
-      `${path}: no ${mode} permission: run deno with --allow-${mode}=${flagPath}`,
+      `${path}: no ${needed} permission: run deno with --allow-${needed}=${flagPath}`,
     );
   }
   return e instanceof Error ? e : new Error(String(e));

@@ -156,15 +156,36 @@ Deno.test("predict runs with read access to the model folder and the photo only"
   ]);
   assert.equal(noImage.code, 1);
   assert.match(noImage.err, /einstein\.jpg: read access denied; run with --allow-read=/);
-  // --out writes atomically (temp file + rename), so it needs write access
-  // to the output's folder, and says so when it is missing.
+  // --out writes atomically (temp file + rename), so it needs read and
+  // write access to the output's folder, and says so when one is missing.
   const dir = await Deno.makeTempDir();
   const out = `${dir}/face.png`;
   const read = `--allow-read=${modelDir},${FACE}`;
   const denied = await run(["run", "--no-prompt", read, "mod.ts", "predict", FACE, "--out", out]);
   assert.equal(denied.code, 1);
   assert.match(denied.err, new RegExp(`--allow-write=${dir}`));
-  const args = ["run", "--no-prompt", read, `--allow-write=${dir}`, "mod.ts", "predict", FACE];
+  const noRead = await run([
+    "run",
+    "--no-prompt",
+    read,
+    `--allow-write=${dir}`,
+    "mod.ts",
+    "predict",
+    FACE,
+    "--out",
+    out,
+  ]);
+  assert.equal(noRead.code, 1);
+  assert.match(noRead.err, new RegExp(`--allow-read=${dir}`));
+  const args = [
+    "run",
+    "--no-prompt",
+    `${read},${dir}`,
+    `--allow-write=${dir}`,
+    "mod.ts",
+    "predict",
+    FACE,
+  ];
   const drawn = await run([...args, "--out", out]);
   assert.equal(drawn.code, 0, drawn.err);
   assert.deepEqual([...(await Deno.readFile(out)).slice(1, 4)], [80, 78, 71], "a PNG was written");
