@@ -70,7 +70,11 @@ export type ImageInput =
 
 /** Options of {@link createDetector}. */
 export interface DetectorOptions {
-  /** `"part3"` (68 points), `"part2"` (58), `"part1"` (nose tip), a folder path or a URL. */
+  /**
+   * `"part3"` (68 points, heatmap U-Net, most accurate), `"part3-fast"` (68
+   * points, ResNet-18 x0.5, faster), `"part2"` (58), `"part1"` (nose tip), a
+   * folder path or a URL.
+   */
   model?: string | URL;
   /** tfjs backend (default `"wasm"`). */
   backend?: BackendName;
@@ -92,7 +96,7 @@ export interface Detector {
   dispose(): void;
 }
 
-const BUILT_IN = ["part1", "part2", "part3"];
+const BUILT_IN = ["part1", "part2", "part3", "part3-fast"];
 
 /**
  * Where a model name points: built-in names resolve next to this module

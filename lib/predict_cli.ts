@@ -13,7 +13,7 @@ import { readImage } from "./image.ts";
 import { encodePng } from "./png.ts";
 
 const USAGE =
-  `usage: predict IMAGE [--box x,y,w,h] [--model part3|part2|part1|DIR|URL] [--out annotated.png] [--json] [--backend wasm|cpu|webgpu]
+  `usage: predict IMAGE [--box x,y,w,h] [--model part3|part3-fast|part2|part1|DIR|URL] [--out annotated.png] [--json] [--backend wasm|cpu|webgpu]
   Without --box the whole image is the face box: pass a face crop, or give --box.`;
 
 /**

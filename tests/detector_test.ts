@@ -22,42 +22,44 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
   return { code: p.code, out: dec.decode(p.stdout), err: dec.decode(p.stderr) };
 }
 
-Deno.test("part3 weights ship and land on the face in the fixture photo", async () => {
-  const pts = readPts(`${ROOT}fixtures/einstein.pts`);
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  for (let i = 0; i < 68; i++) {
-    x0 = Math.min(x0, pts[2 * i]);
-    x1 = Math.max(x1, pts[2 * i]);
-    y0 = Math.min(y0, pts[2 * i + 1]);
-    y1 = Math.max(y1, pts[2 * i + 1]);
-  }
-  const box = { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
-  const detector = await createDetector({ model: "part3" });
-  const face = await detector.estimate(await Deno.readFile(FACE), { box });
-  detector.dispose();
-  assert.equal(face.keypoints.length, 68);
-  const k = (name: string) => face.keypoints.find((p) => p.name === name)!;
-  const nose = k("nose_bridge_3");
-  assert.ok(
-    nose.x > box.x && nose.x < box.x + box.width && nose.y > box.y && nose.y < box.y + box.height,
-    "nose tip inside the face box",
-  );
-  const eyeY = (k("right_eye_0").y + k("left_eye_3").y) / 2;
-  const mouthY = (k("outer_lip_3").y + k("outer_lip_9").y) / 2;
-  assert.ok(
-    eyeY < nose.y && nose.y < mouthY,
-    `eyes ${eyeY} above nose ${nose.y} above mouth ${mouthY}`,
-  );
-  assert.ok(k("right_eye_0").x < k("left_eye_3").x, "subject's right eye on the image's left");
-  // Mean error against the annotation, relative to the inter-ocular distance.
-  const iod = Math.hypot(pts[90] - pts[72], pts[91] - pts[73]);
-  let err = 0;
-  face.keypoints.forEach((
-    p,
-    i,
-  ) => (err += Math.hypot(p.x - pts[2 * i], p.y - pts[2 * i + 1]) / 68));
-  assert.ok(err / iod < 0.2, `NME on the fixture ${(100 * err / iod).toFixed(1)} %`);
-});
+for (const name of ["part3", "part3-fast"]) {
+  Deno.test(`${name} weights ship and land on the face in the fixture photo`, async () => {
+    const pts = readPts(`${ROOT}fixtures/einstein.pts`);
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (let i = 0; i < 68; i++) {
+      x0 = Math.min(x0, pts[2 * i]);
+      x1 = Math.max(x1, pts[2 * i]);
+      y0 = Math.min(y0, pts[2 * i + 1]);
+      y1 = Math.max(y1, pts[2 * i + 1]);
+    }
+    const box = { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+    const detector = await createDetector({ model: name });
+    const face = await detector.estimate(await Deno.readFile(FACE), { box });
+    detector.dispose();
+    assert.equal(face.keypoints.length, 68);
+    const k = (name: string) => face.keypoints.find((p) => p.name === name)!;
+    const nose = k("nose_bridge_3");
+    assert.ok(
+      nose.x > box.x && nose.x < box.x + box.width && nose.y > box.y && nose.y < box.y + box.height,
+      "nose tip inside the face box",
+    );
+    const eyeY = (k("right_eye_0").y + k("left_eye_3").y) / 2;
+    const mouthY = (k("outer_lip_3").y + k("outer_lip_9").y) / 2;
+    assert.ok(
+      eyeY < nose.y && nose.y < mouthY,
+      `eyes ${eyeY} above nose ${nose.y} above mouth ${mouthY}`,
+    );
+    assert.ok(k("right_eye_0").x < k("left_eye_3").x, "subject's right eye on the image's left");
+    // Mean error against the annotation, relative to the inter-ocular distance.
+    const iod = Math.hypot(pts[90] - pts[72], pts[91] - pts[73]);
+    let err = 0;
+    face.keypoints.forEach((
+      p,
+      i,
+    ) => (err += Math.hypot(p.x - pts[2 * i], p.y - pts[2 * i + 1]) / 68));
+    assert.ok(err / iod < 0.2, `NME on the fixture ${(100 * err / iod).toFixed(1)} %`);
+  });
+}
 
 Deno.test("estimate accepts bytes, ImageData-like objects and tensors alike", async () => {
   const detector = await createDetector({ model: "part1" });
