@@ -5,7 +5,16 @@
  * @module
  */
 
-import { blank, drawDot, drawText, grayToRgba, type Rgb, scaleNearest, tile } from "./draw.ts";
+import {
+  blank,
+  blit,
+  drawDot,
+  drawText,
+  grayToRgba,
+  type Rgb,
+  scaleNearest,
+  tile,
+} from "./draw.ts";
 import { writeFileAtomic } from "./fs_util.ts";
 import type { RgbaImage } from "./image.ts";
 import { lineChart } from "./plot.ts";
@@ -143,11 +152,6 @@ export function titledGrid(
   const grid = tile(images, cols, 4);
   const out = blank(grid.width, grid.height + 16, [255, 255, 255]);
   drawText(out, 4, 4, title, [0, 0, 0]);
-  for (let y = 0; y < grid.height; y++) {
-    out.data.set(
-      grid.data.subarray(y * grid.width * 4, (y + 1) * grid.width * 4),
-      (y + 16) * out.width * 4,
-    );
-  }
+  blit(out, grid, 0, 16);
   return out;
 }
