@@ -35,6 +35,8 @@ const USAGE = `usage:
     --head H          regression (the course's nets / ResNet) or heatmap (U-Net, soft-argmax)
     --limit N         use only N train and N validation faces (quick runs)
     --backend B       auto | webgpu | wasm | cpu (auto)
+    --workers N|auto  data-parallel replicas on CPU backends: the main thread plus N-1
+                      Deno Workers, gradients averaged each step (1)
     --quiet           no progress bar
     --no-check        skip the start-up gradient comparison with the cpu backend
   part3 only (300-W, default data ../shared/data/300w or $FACEKIT_300W):
@@ -54,6 +56,24 @@ const USAGE = `usage:
     one training step of each net on the backend, gradients compared with cpu
   main.ts export --model DIR --out FILE.onnx
     ONNX (opset 17) export of a model folder`;
+
+/**
+ * `--workers`: a count, or `auto` = one replica per core on CPU backends
+ * (at most 4, and at least 4 images per replica), 1 on WebGPU.
+ */
+function parseWorkers(v: string, backend: string, batch: number): number {
+  if (v === "auto") {
+    if (backend === "webgpu") return 1;
+    const cores = navigator.hardwareConcurrency ?? 1;
+    return Math.max(1, Math.min(cores, 4, Math.floor(batch / 4)));
+  }
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 64) {
+    throw new Error(`--workers: use auto or an integer from 1 to 64 (got "${v}")`);
+  }
+  if (n > batch) throw new Error(`--workers ${n}: more replicas than images in a batch (${batch})`);
+  return n;
+}
 
 function parseHead(v: string): "regression" | "heatmap" {
   if (v !== "regression" && v !== "heatmap") throw new Error(`--head: use regression or heatmap`);
@@ -98,6 +118,7 @@ async function trainPart3(args: string[]): Promise<void> {
       head: { type: "string", default: "regression" },
       limit: { type: "string" },
       backend: { type: "string", default: "auto" },
+      workers: { type: "string", default: "1" },
       quiet: { type: "boolean", default: false },
       "no-check": { type: "boolean", default: false },
     },
@@ -108,13 +129,14 @@ async function trainPart3(args: string[]): Promise<void> {
   if (channels !== 1 && channels !== 3) throw new Error(`--channels: use 1 or 3`);
   if (!["smoothl1", "mse"].includes(values.loss!)) throw new Error(`--loss: use smoothl1 or mse`);
   const data = resolve300wDir(values.data);
+  const batch = num(values.batch, 16, "batch");
   const backend = await setupBackend(parseBackend(values.backend!));
   console.log(`backend: ${backend.description}`);
   const summary = await runPart3({
     data,
     out: values.out!,
     epochs: num(values.epochs, 40, "epochs"),
-    batch: num(values.batch, 16, "batch"),
+    batch,
     lr: num(values.lr, 2e-3, "lr"),
     seed: num(values.seed, 1, "seed"),
     resume: values.resume!,
@@ -133,6 +155,7 @@ async function trainPart3(args: string[]): Promise<void> {
     limit: values.limit ? num(values.limit, 0, "limit") : undefined,
     quiet: values.quiet,
     check: !values["no-check"],
+    workers: parseWorkers(values.workers!, backend.name, batch),
   });
   console.log(JSON.stringify(summary, null, 2));
 }
@@ -243,6 +266,7 @@ async function trainCommand(args: string[]): Promise<void> {
       decay: { type: "string", default: "constant" },
       limit: { type: "string" },
       backend: { type: "string", default: "auto" },
+      workers: { type: "string", default: "1" },
       quiet: { type: "boolean", default: false },
       "no-check": { type: "boolean", default: false },
     },
@@ -253,6 +277,7 @@ async function trainCommand(args: string[]): Promise<void> {
     throw new Error(`train: unknown part "${part ?? ""}"\n${USAGE}`);
   }
   const data = resolveImmDir(values.data);
+  const batch = num(values.batch, 8, "batch");
   const backend = await setupBackend(parseBackend(values.backend!));
   console.log(`backend: ${backend.description}`);
   const summary = await runImm({
@@ -260,7 +285,7 @@ async function trainCommand(args: string[]): Promise<void> {
     data,
     out: values.out ?? `runs/${part}`,
     epochs: num(values.epochs, part === "part1" ? 40 : 30, "epochs"),
-    batch: num(values.batch, 8, "batch"),
+    batch,
     lr: num(values.lr, 1e-3, "lr"),
     seed: num(values.seed, 1, "seed"),
     resume: values.resume!,
@@ -274,6 +299,7 @@ async function trainCommand(args: string[]): Promise<void> {
     limit: values.limit ? num(values.limit, 0, "limit") : undefined,
     quiet: values.quiet,
     check: !values["no-check"],
+    workers: parseWorkers(values.workers!, backend.name, batch),
   });
   console.log(JSON.stringify(summary, null, 2));
 }

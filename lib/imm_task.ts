@@ -16,8 +16,6 @@ import { keypointSource, selectPoints } from "./keypoint_source.ts";
 import { IMM58, IMM_NOSE_TIP } from "./layouts.ts";
 import { mean, perFaceErrors, pointErrors } from "./metrics.ts";
 import { buildPart1, buildPart2 } from "./models.ts";
-import { heatmapTrainingLoss } from "./heatmap.ts";
-import { mseLoss } from "./losses.ts";
 import { buildHeatmapUNet } from "./unet.ts";
 import { denormalisePoints, resizeWithPoints } from "./preprocess.ts";
 import { createRng } from "./random.ts";
@@ -55,6 +53,8 @@ export interface ImmRunOptions {
   quiet?: boolean;
   /** Compare one step's gradients with the cpu backend before training (default true). */
   check?: boolean;
+  /** Data-parallel replicas, main thread included (default 1). */
+  workers?: number;
   /** Regression CNN (the course's nets) or the heatmap U-Net with soft-argmax. */
   head?: "regression" | "heatmap";
   /** Learning-rate decay (default constant, as the course). */
@@ -183,9 +183,9 @@ export async function runImm(opts: ImmRunOptions): Promise<ImmRunSummary> {
     resume: opts.resume,
     quiet: opts.quiet,
     schedule: { warmupEpochs: 0, decay: opts.decay ?? "constant" },
-    trainingLoss: heatmap
-      ? (m, x, y) => heatmapTrainingLoss(m, x, y as tf.Tensor2D, { coordLoss: mseLoss })
-      : undefined,
+    head: opts.head,
+    workers: opts.workers,
+    backend: opts.backend.name,
     meta: {
       task: opts.part,
       layout: IMM58.id,

@@ -18,7 +18,11 @@ import {
   saveOptimizer,
 } from "./checkpoint.ts";
 import { ensureDir, writeFileAtomic } from "./fs_util.ts";
-import { hostLoss, lossFunction, type LossName } from "./losses.ts";
+import type { BackendInfo } from "./backend.ts";
+import { createDataParallel, type DataParallel } from "./data_parallel.ts";
+import { hostLoss, type LossName } from "./losses.ts";
+import { createOptimizer } from "./optimizer.ts";
+import { trainingLossFromSpec } from "./training_loss.ts";
 import { createProgress } from "./progress.ts";
 import { createRng, type Rng, shuffle } from "./random.ts";
 
@@ -81,11 +85,24 @@ export interface TrainConfig {
   /** Learning-rate schedule (default constant). */
   schedule?: Schedule;
   /**
-   * Replaces the training loss (e.g. coordinates plus a heatmap term);
-   * receives the model, the input batch and the targets. Validation still
-   * reports `loss` on the coordinates.
+   * `heatmap`: train on the coordinate loss plus a heatmap term (see
+   * `training_loss.ts`); default `regression`. Validation reports `loss`
+   * on the coordinates either way.
+   */
+  head?: "regression" | "heatmap";
+  /**
+   * Replaces the training loss; receives the model, the input batch and
+   * the targets. Cannot be combined with `workers` (a closure cannot be
+   * sent to a worker): prefer `head`.
    */
   trainingLoss?: (model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor) => tf.Scalar;
+  /**
+   * Data-parallel replicas (main thread + workers, see
+   * `data_parallel.ts`); 1 (default) trains on the main thread only.
+   */
+  workers?: number;
+  /** The active backend (needed by `workers`; default the current one). */
+  backend?: BackendInfo["name"];
   /** Extra validation metrics from all predictions and targets. */
   valMetrics?: (
     pred: Float32Array,
@@ -245,8 +262,13 @@ export async function train(
 ): Promise<TrainResult> {
   const log = cfg.log ?? ((s: string) => console.log(s));
   const schedule = cfg.schedule ?? { warmupEpochs: 0, decay: "constant" };
-  const lossFn = lossFunction(cfg.loss, cfg.lossBeta);
-  const optimizer = tf.train.adam(cfg.lr);
+  const lossSpec = { loss: cfg.loss, beta: cfg.lossBeta, head: cfg.head ?? "regression" } as const;
+  const lossFn = cfg.trainingLoss ?? trainingLossFromSpec(lossSpec);
+  const workers = cfg.workers ?? 1;
+  if (workers > 1 && cfg.trainingLoss) {
+    throw new Error("train: a custom trainingLoss cannot run in data-parallel workers");
+  }
+  const optimizer = createOptimizer(cfg.lr);
   const [h, w, c] = source.inputShape;
   await ensureDir(cfg.outDir);
 
@@ -271,100 +293,113 @@ export async function train(
   }
   const rng = createRng(state.rng);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-
-  for (let epoch = state.epoch; epoch < cfg.epochs; epoch++) {
-    const lr = learningRate(cfg.lr, epoch, cfg.epochs, schedule);
-    const t0 = performance.now();
-    // A fresh permutation each epoch depends only on the random state, so
-    // a resumed run shuffles exactly like an uninterrupted one.
-    const order = shuffle(Array.from({ length: source.trainSize }, (_, i) => i), rng);
-    const progress = createProgress(`epoch ${epoch + 1}/${cfg.epochs}`);
-    let lossSum = 0, seen = 0, trainMs = 0;
-    const steps = Math.ceil(order.length / cfg.batch);
-    for (let s = 0; s < steps; s++) {
-      const idx = order.slice(s * cfg.batch, (s + 1) * cfg.batch);
-      const b = await source.trainBatch(idx, rng);
-      const ts = performance.now();
-      (optimizer as unknown as { learningRate: number }).learningRate = lr;
-      const x = tf.tensor4d(b.x, [b.size, h, w, c]);
-      const y = tf.tensor2d(b.y, [b.size, source.outputs]);
-      const cost = optimizer.minimize(
-        () =>
-          cfg.trainingLoss
-            ? cfg.trainingLoss(model, x, y)
-            : lossFn(y, model.apply(x, { training: true }) as tf.Tensor),
-        true,
-        vars,
-      ) as tf.Scalar;
-      const v = (await cost.data())[0];
-      tf.dispose([x, y, cost]);
-      trainMs += performance.now() - ts;
-      if (!Number.isFinite(v)) {
-        throw new Error(
-          `training diverged: loss is ${v} at epoch ${epoch + 1}, step ${s + 1}; ` +
-            `checkpoints in ${cfg.outDir} were left as they were; try a lower --lr`,
-        );
+  let dp: DataParallel | null = null;
+  if (workers > 1) {
+    dp = await createDataParallel(model, optimizer, {
+      workers,
+      backend: cfg.backend ?? (tf.getBackend() as BackendInfo["name"]),
+      loss: lossSpec,
+      lr: cfg.lr,
+    });
+    log(`data-parallel: ${workers} replicas (main thread + ${workers - 1} workers)`);
+  }
+  try {
+    for (let epoch = state.epoch; epoch < cfg.epochs; epoch++) {
+      const lr = learningRate(cfg.lr, epoch, cfg.epochs, schedule);
+      const t0 = performance.now();
+      // A fresh permutation each epoch depends only on the random state, so
+      // a resumed run shuffles exactly like an uninterrupted one.
+      const order = shuffle(Array.from({ length: source.trainSize }, (_, i) => i), rng);
+      const progress = createProgress(`epoch ${epoch + 1}/${cfg.epochs}`);
+      let lossSum = 0, seen = 0, trainMs = 0;
+      const steps = Math.ceil(order.length / cfg.batch);
+      for (let s = 0; s < steps; s++) {
+        const idx = order.slice(s * cfg.batch, (s + 1) * cfg.batch);
+        const b = await source.trainBatch(idx, rng);
+        const ts = performance.now();
+        let v: number;
+        if (dp) {
+          v = await dp.step(b.x, b.y, b.size, lr);
+        } else {
+          (optimizer as unknown as { learningRate: number }).learningRate = lr;
+          const x = tf.tensor4d(b.x, [b.size, h, w, c]);
+          const y = tf.tensor2d(b.y, [b.size, source.outputs]);
+          const cost = optimizer.minimize(() => lossFn(model, x, y), true, vars) as tf.Scalar;
+          v = (await cost.data())[0];
+          tf.dispose([x, y, cost]);
+        }
+        trainMs += performance.now() - ts;
+        if (!Number.isFinite(v)) {
+          throw new Error(
+            `training diverged: loss is ${v} at epoch ${epoch + 1}, step ${s + 1}; ` +
+              `checkpoints in ${cfg.outDir} were left as they were; try a lower --lr`,
+          );
+        }
+        lossSum += v * b.size;
+        seen += b.size;
+        if (!cfg.quiet) {
+          progress.update(
+            s + 1,
+            steps,
+            `loss ${(lossSum / seen).toExponential(3)} ${
+              (seen / (trainMs / 1000)).toFixed(1)
+            } img/s`,
+          );
+        }
       }
-      lossSum += v * b.size;
-      seen += b.size;
-      if (!cfg.quiet) {
-        progress.update(
-          s + 1,
-          steps,
-          `loss ${(lossSum / seen).toExponential(3)} ${(seen / (trainMs / 1000)).toFixed(1)} img/s`,
-        );
+      const { pred, target } = await predictAll(model, source);
+      const valLoss = hostLoss(cfg.loss, pred, target, cfg.lossBeta);
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        trainLoss: lossSum / seen,
+        valLoss,
+        valMse: hostLoss("mse", pred, target),
+        imagesPerSec: seen / (trainMs / 1000),
+        seconds: (performance.now() - t0) / 1000,
+        lr,
+        numTensors: tf.memory().numTensors,
+        ...(cfg.valMetrics ? cfg.valMetrics(pred, target) : {}),
+      };
+      state.history.push(record);
+      state.epoch = epoch + 1;
+      state.rng = rng.state();
+      const improved = valLoss < state.bestValLoss;
+      if (improved) {
+        state.bestValLoss = valLoss;
+        await model.save(folderSaver(`${cfg.outDir}/best`, {
+          ...cfg.meta,
+          extra: { ...cfg.meta.extra, ...record },
+        }));
       }
+      await saveLast(model, optimizer, state, cfg);
+      await writeFileAtomic(
+        `${cfg.outDir}/metrics.jsonl`,
+        state.history.map((r) => JSON.stringify(r)).join("\n") + "\n",
+      );
+      const extras = Object.entries(record)
+        .filter(([k]) =>
+          ![
+            "epoch",
+            "trainLoss",
+            "valLoss",
+            "valMse",
+            "imagesPerSec",
+            "seconds",
+            "lr",
+            "numTensors",
+          ]
+            .includes(k)
+        )
+        .map(([k, v]) => `${k} ${Number(v).toFixed(4)}`).join(" ");
+      progress.finish(
+        `train ${record.trainLoss.toExponential(3)} val ${valLoss.toExponential(3)} ` +
+          `${extras} ${record.imagesPerSec.toFixed(1)} img/s ${record.seconds.toFixed(1)} s${
+            improved ? " *best" : ""
+          }`,
+      );
     }
-    const { pred, target } = await predictAll(model, source);
-    const valLoss = hostLoss(cfg.loss, pred, target, cfg.lossBeta);
-    const record: EpochRecord = {
-      epoch: epoch + 1,
-      trainLoss: lossSum / seen,
-      valLoss,
-      valMse: hostLoss("mse", pred, target),
-      imagesPerSec: seen / (trainMs / 1000),
-      seconds: (performance.now() - t0) / 1000,
-      lr,
-      numTensors: tf.memory().numTensors,
-      ...(cfg.valMetrics ? cfg.valMetrics(pred, target) : {}),
-    };
-    state.history.push(record);
-    state.epoch = epoch + 1;
-    state.rng = rng.state();
-    const improved = valLoss < state.bestValLoss;
-    if (improved) {
-      state.bestValLoss = valLoss;
-      await model.save(folderSaver(`${cfg.outDir}/best`, {
-        ...cfg.meta,
-        extra: { ...cfg.meta.extra, ...record },
-      }));
-    }
-    await saveLast(model, optimizer, state, cfg);
-    await writeFileAtomic(
-      `${cfg.outDir}/metrics.jsonl`,
-      state.history.map((r) => JSON.stringify(r)).join("\n") + "\n",
-    );
-    const extras = Object.entries(record)
-      .filter(([k]) =>
-        ![
-          "epoch",
-          "trainLoss",
-          "valLoss",
-          "valMse",
-          "imagesPerSec",
-          "seconds",
-          "lr",
-          "numTensors",
-        ]
-          .includes(k)
-      )
-      .map(([k, v]) => `${k} ${Number(v).toFixed(4)}`).join(" ");
-    progress.finish(
-      `train ${record.trainLoss.toExponential(3)} val ${valLoss.toExponential(3)} ` +
-        `${extras} ${record.imagesPerSec.toFixed(1)} img/s ${record.seconds.toFixed(1)} s${
-          improved ? " *best" : ""
-        }`,
-    );
+  } finally {
+    dp?.close();
   }
   optimizer.dispose();
   const best = state.history.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));

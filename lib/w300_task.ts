@@ -25,13 +25,12 @@ import { faceInput, modelBox, toImagePoints } from "./face_input.ts";
 import { aucAt, cedCurve, failureRate, nmeInterOcular } from "./face_metrics.ts";
 import { ensureDir, writeFileAtomic } from "./fs_util.ts";
 import { IBUG68 } from "./layouts.ts";
-import { lossFunction, type LossName } from "./losses.ts";
+import type { LossName } from "./losses.ts";
 import { mean, meanAbsoluteError } from "./metrics.ts";
 import { denormalisePoints, normaliseImageInto, normalisePoints } from "./preprocess.ts";
 import { type FloatImage, warpAffine } from "./raster.ts";
 import { buildResNet, type ResNetDepth } from "./resnet.ts";
 import { buildHeatmapUNet } from "./unet.ts";
-import { heatmapTrainingLoss } from "./heatmap.ts";
 import type * as tf from "@tensorflow/tfjs";
 import { GREEN, lossCurves, overlay, RED, savePng, titledGrid } from "./report.ts";
 import { curveChart } from "./plot.ts";
@@ -85,6 +84,8 @@ export interface Part3Options {
   quiet?: boolean;
   /** Compare one step's gradients with the cpu backend before training (default true). */
   check?: boolean;
+  /** Data-parallel replicas, main thread included (default 1). */
+  workers?: number;
   /** ResNet regression or the heatmap U-Net with soft-argmax. */
   head?: "regression" | "heatmap";
 }
@@ -408,10 +409,9 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
     quiet: o.quiet,
     meta,
     schedule: { warmupEpochs: o.warmup, decay: o.decay },
-    trainingLoss: heatmap
-      ? (m, x, y) =>
-        heatmapTrainingLoss(m, x, y as tf.Tensor2D, { coordLoss: lossFunction(o.loss, 1 / size) })
-      : undefined,
+    head: o.head,
+    workers: o.workers,
+    backend: o.backend.name,
     valMetrics: (pred) => {
       const m = faceMetrics(pred, valFaces, size);
       return { nme: m.nme, fr8: m.failureRate, maePx: m.maePixels };
