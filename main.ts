@@ -54,6 +54,7 @@ const USAGE = `usage:
     the course's Kaggle CSV (Id,Predicted; original-image pixels) for every box of a dlib XML
   main.ts doctor [--backend auto|webgpu|wasm]
     one training step of each net on the backend, gradients compared with cpu
+    (auto: every available backend, checked and timed, and the one auto picks)
   main.ts export --model DIR --out FILE.onnx
     ONNX (opset 17) export of a model folder`;
 
@@ -225,7 +226,12 @@ async function doctorCommand(args: string[]): Promise<void> {
   let failed = 0;
   for (const [name, build] of nets) {
     try {
-      await requireSelfCheck(build, info, (line) => console.log(`${name}: ${line}`));
+      // For auto, every net gets its own measured choice among the candidates.
+      await requireSelfCheck(
+        build,
+        info.auto ? { ...info } : info,
+        (line) => console.log(`${name}: ${line}`),
+      );
     } catch (e) {
       failed++;
       console.log(`${name}: FAILED: ${(e as Error).message}`);

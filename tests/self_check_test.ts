@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { requireSelfCheck, setupBackend } from "../lib/backend.ts";
+import { hasWebGpu, requireSelfCheck, setupBackend } from "../lib/backend.ts";
 import { buildPart1 } from "../lib/models.ts";
 import { buildResNet } from "../lib/resnet.ts";
 import { selfCheck } from "../lib/self_check.ts";
@@ -19,8 +19,8 @@ Deno.test("self-check passes on wasm for the Part 1 net and a small ResNet", asy
   assert.equal(tf.getBackend(), "wasm");
 });
 
-Deno.test("self-check catches a silently wrong kernel and training refuses", async () => {
-  // Sabotage wasm's filter gradient (scaled by 1.5), as a broken backend would.
+/** Sabotages wasm's filter gradient (scaled by 1.5), as a broken backend would. */
+function sabotageWasm(): () => void {
   const stock = tf.getKernel("Conv2DBackpropFilter", "wasm")!;
   tf.unregisterKernel("Conv2DBackpropFilter", "wasm");
   tf.registerKernel({
@@ -44,6 +44,14 @@ Deno.test("self-check catches a silently wrong kernel and training refuses", asy
       return scaled;
     },
   });
+  return () => {
+    tf.unregisterKernel("Conv2DBackpropFilter", "wasm");
+    tf.registerKernel(stock);
+  };
+}
+
+Deno.test("self-check catches a silently wrong kernel and training refuses", async () => {
+  const restore = sabotageWasm();
   try {
     const r = await selfCheck(() => buildPart1({ seed: 2 }), "wasm", async (b) => {
       await tf.setBackend(b);
@@ -55,7 +63,44 @@ Deno.test("self-check catches a silently wrong kernel and training refuses", asy
       /backend wasm disagrees with cpu .* refusing to train/,
     );
   } finally {
-    tf.unregisterKernel("Conv2DBackpropFilter", "wasm");
-    tf.registerKernel(stock);
+    restore();
+  }
+});
+
+Deno.test("auto times every candidate on the model and keeps the fastest that agrees", async () => {
+  const gpu = await hasWebGpu();
+  const auto = await setupBackend("auto");
+  assert.equal(auto.auto, true);
+  const r = await requireSelfCheck(() => buildPart1({ seed: 3 }), auto, quiet);
+  assert.ok(r!.ok);
+  const trials = auto.trials!;
+  assert.deepEqual(trials.map((t) => t.name), gpu ? ["wasm", "webgpu"] : ["wasm"]);
+  const fastest = trials.filter((t) => t.ok).sort((a, b) => a.msPerStep - b.msPerStep)[0];
+  assert.equal(auto.name, fastest.name);
+  assert.equal(tf.getBackend(), fastest.name);
+  assert.ok(trials.every((t) => t.msPerStep > 0 && t.msPerStep < 60_000), JSON.stringify(trials));
+  await setupBackend("wasm");
+});
+
+Deno.test("auto never picks a backend whose gradients disagree with cpu", async () => {
+  const gpu = await hasWebGpu();
+  const restore = sabotageWasm();
+  try {
+    const auto = await setupBackend("auto");
+    if (gpu) {
+      await requireSelfCheck(() => buildPart1({ seed: 4 }), auto, quiet);
+      assert.equal(auto.name, "webgpu");
+      const wasm = auto.trials!.find((t) => t.name === "wasm")!;
+      assert.equal(wasm.ok, false);
+      assert.match(wasm.note!, /disagree/);
+    } else {
+      await assert.rejects(
+        () => requireSelfCheck(() => buildPart1({ seed: 4 }), auto, quiet),
+        /no backend agrees with cpu/,
+      );
+    }
+  } finally {
+    restore();
+    await setupBackend("wasm");
   }
 });
