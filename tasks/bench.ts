@@ -6,8 +6,12 @@
  * 3x the forward FLOPs). Prints a Markdown table and writes JSON.
  *
  * ```sh
- * deno run -A tasks/bench.ts [--nets part1,part2,resnet18] [--backends wasm,webgpu,cpu] [--secs 6] [--json bench.json]
+ * deno run -A tasks/bench.ts [--nets part1,part2,resnet18] [--backends wasm,webgpu,cpu] [--workers 1,2] [--secs 6] [--json bench.json]
  * ```
+ *
+ * `--workers 1,2` adds training rows (backend `wasm x2`) for data-parallel
+ * training in Deno Workers (`lib/data_parallel.ts`): the batch is split
+ * over the replicas, so batch 32 is 16 per replica.
  *
  * @module
  */
@@ -15,7 +19,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
 import { hasWebGpu, setupBackend } from "../lib/backend.ts";
+import { createDataParallel } from "../lib/data_parallel.ts";
 import { mseLoss } from "../lib/losses.ts";
+import { createOptimizer } from "../lib/optimizer.ts";
 import { buildPart1, buildPart2, forwardFlops } from "../lib/models.ts";
 import { buildResNet } from "../lib/resnet.ts";
 import { buildHeatmapUNet } from "../lib/unet.ts";
@@ -72,6 +78,54 @@ async function timeIt(step: () => Promise<void>, secs: number, minReps = 2): Pro
   return times[Math.floor(times.length / 2)]; // median
 }
 
+/** Training rows for data-parallel replicas (main thread + workers). */
+async function benchParallel(
+  name: string,
+  backend: "wasm" | "cpu",
+  workers: number,
+  secs: number,
+): Promise<Row[]> {
+  const model = NETS[name]();
+  const [, h, w, c] = model.inputs[0].shape as number[];
+  const outputs = (model.outputs[0].shape as number[])[1];
+  const flops = forwardFlops(model);
+  const opt = createOptimizer(1e-4);
+  const dp = await createDataParallel(model, opt, {
+    workers,
+    backend,
+    loss: { loss: "mse", head: "regression" },
+    lr: 1e-4,
+  });
+  const rows: Row[] = [];
+  try {
+    for (const batch of [8, 32]) {
+      const x = Float32Array.from({ length: batch * h * w * c }, (_, i) => Math.sin(i) * 0.3);
+      const y = Float32Array.from({ length: batch * outputs }, (_, i) => 0.5 + 0.2 * Math.cos(i));
+      const ms = await timeIt(
+        async () => {
+          await dp.step(x, y, batch, 1e-4);
+        },
+        secs,
+        1,
+      );
+      rows.push({
+        net: name,
+        backend: `${backend} x${workers}`,
+        mode: "train",
+        batch,
+        imgPerSec: batch / (ms / 1000),
+        msPerStep: ms,
+        gflops: 3 * flops * batch / (ms / 1e3) / 1e9,
+      });
+    }
+  } finally {
+    dp.close();
+    opt.dispose();
+    model.dispose();
+  }
+  return rows;
+}
+
 async function benchNet(name: string, backend: string, secs: number): Promise<Row[]> {
   const model = NETS[name]();
   const [, h, w, c] = model.inputs[0].shape as number[];
@@ -88,7 +142,7 @@ async function benchNet(name: string, backend: string, secs: number): Promise<Ro
     }
     const x = tf.randomNormal([batch, h, w, c], 0, 0.3, "float32", 1);
     const y = tf.randomUniform([batch, outputs], 0.3, 0.7, "float32", 2);
-    const opt = tf.train.adam(1e-4);
+    const opt = createOptimizer(1e-4);
     const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
     const ms = await timeIt(
       async () => {
@@ -154,8 +208,10 @@ if (import.meta.main) {
       backends: { type: "string" },
       secs: { type: "string", default: "6" },
       json: { type: "string", default: "runs/bench.json" },
+      workers: { type: "string", default: "1" },
     },
   });
+  const workerCounts = values.workers.split(",").map(Number);
   const backends = values.backends?.split(",") ??
     ["wasm", ...(await hasWebGpu() ? ["webgpu"] : []), "cpu"];
   const rows: Row[] = [];
@@ -167,7 +223,11 @@ if (import.meta.main) {
       if (backend === "cpu" && net.startsWith("resnet18") && net !== "resnet18-w0.5-112-gray") {
         continue;
       }
-      const r = await benchNet(net, backend, Number(values.secs));
+      const r = workerCounts.includes(1) ? await benchNet(net, backend, Number(values.secs)) : [];
+      for (const n of workerCounts.filter((n) => n > 1)) {
+        if (backend === "webgpu") continue;
+        r.push(...await benchParallel(net, backend as "wasm" | "cpu", n, Number(values.secs)));
+      }
       for (const row of r) {
         console.error(
           `  ${net} ${row.mode} b${row.batch}: ${row.imgPerSec.toFixed(1)} img/s, ${

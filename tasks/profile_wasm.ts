@@ -5,14 +5,16 @@
  * Usage:
  *   deno run -A tasks/profile_wasm.ts [--net=part2|resnet18] [--size=N]
  *     [--width=X] [--channels=N] [--batch=N] [--steps=N] [--baseline]
- *     [--top=N] [--no-profile] [--no-infer]
+ *     [--top=N] [--no-profile] [--no-infer] [--fused-adam]
  *
  * `--net=part2` (default) is the 120x160 grey-scale keypoint CNN;
  * `--net=resnet18` is `buildResNet({ depth: 18 })` with `--size` (default
  * 224), `--channels` (default 3) and `--width` (width multiplier, default 1).
  * `--baseline` restores the stock wasm `Conv2DBackpropInput` and
  * `BatchMatMul` kernels (the other replacements from `lib/wasm_kernels.ts`
- * stay registered).
+ * stay registered). `--fused-adam` trains with `createAdam` from
+ * `lib/wasm_adam.ts` (one in-place SIMD pass per variable) instead of
+ * `tf.train.adam`; its update does not appear among the profiled kernels.
  *
  * @module
  */
@@ -21,6 +23,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "../lib/wasm_kernels.ts";
 import { buildResNet } from "../lib/resnet.ts";
+import { createAdam, FusedAdamOptimizer } from "../lib/wasm_adam.ts";
 
 interface Options {
   net: "part2" | "resnet18";
@@ -33,6 +36,7 @@ interface Options {
   baseline: boolean;
   profile: boolean;
   infer: boolean;
+  fusedAdam: boolean;
 }
 
 function parseArgs(args: string[]): Options {
@@ -47,11 +51,12 @@ function parseArgs(args: string[]): Options {
     baseline: false,
     profile: true,
     infer: true,
+    fusedAdam: false,
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     let [key, value] = arg.replace(/^--/, "").split("=");
-    const needsValue = !["baseline", "no-profile", "no-infer"].includes(key);
+    const needsValue = !["baseline", "no-profile", "no-infer", "fused-adam"].includes(key);
     if (needsValue && value === undefined) value = args[++i];
     if (key === "steps") opts.steps = Number(value);
     else if (key === "batch") opts.batch = Number(value);
@@ -67,6 +72,7 @@ function parseArgs(args: string[]): Options {
     } else if (key === "baseline") opts.baseline = true;
     else if (key === "no-profile") opts.profile = false;
     else if (key === "no-infer") opts.infer = false;
+    else if (key === "fused-adam") opts.fusedAdam = true;
     else throw new Error(`unknown argument ${arg}`);
   }
   return opts;
@@ -188,7 +194,7 @@ async function main(): Promise<void> {
   const name = opts.net === "resnet18"
     ? `resnet18 ${opts.size}x${opts.size}x${opts.channels} width ${opts.width}`
     : "part2 120x160x1";
-  const optimizer = tf.train.adam(1e-4);
+  const optimizer = opts.fusedAdam ? createAdam(1e-4) : tf.train.adam(1e-4);
   const x = tf.randomUniform([opts.batch, ...inShape], -0.5, 0.5);
   const y = tf.randomUniform([opts.batch, outputs]);
   const step = (): number => {
@@ -220,9 +226,16 @@ async function main(): Promise<void> {
   const med = median(times);
   console.log(
     `${name}, ${opts.baseline ? "baseline" : "replaced"} kernels, ` +
+      `${opts.fusedAdam ? "fused" : "stock"} Adam, ` +
       `train batch ${opts.batch}: median ${med.toFixed(0)} ms/step ` +
       `(min ${Math.min(...times).toFixed(0)}), ${(opts.batch / med * 1000).toFixed(2)} img/s`,
   );
+  if (optimizer instanceof FusedAdamOptimizer) {
+    console.log(
+      `fused Adam: ${optimizer.fusedUpdates} variable updates fused, ` +
+        `${optimizer.stockUpdates} fell back to the stock kernels`,
+    );
+  }
   if (opts.profile) await profileKernels("profiled training step", () => void step(), opts.top);
 
   if (opts.infer) {
