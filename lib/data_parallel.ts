@@ -156,6 +156,20 @@ async function values(t: tf.Tensor): Promise<Float32Array> {
   return (await t.data()) as Float32Array;
 }
 
+/** Milliseconds of each phase of a replica's step. */
+export interface StepTimings {
+  /** Forward, backward and copying the gradients to shared memory. */
+  gradients: number;
+  /** Waiting for the other replicas' gradients. */
+  waitGradients: number;
+  /** Averaging this replica's range. */
+  average: number;
+  /** Waiting for the other ranges. */
+  waitAverage: number;
+  /** Reading the averaged gradients back and the optimizer update. */
+  update: number;
+}
+
 /**
  * One replica's half of the protocol; the main thread and each worker run
  * exactly the same code, so their floating-point results are identical.
@@ -165,6 +179,8 @@ export class Replica {
   readonly model: tf.LayersModel;
   /** The optimizer. */
   readonly optimizer: tf.Optimizer;
+  /** Where the last step's time went on this replica (milliseconds). */
+  lastTimings: StepTimings | null = null;
   readonly #rank: number;
   readonly #parties: number;
   readonly #vars: tf.Variable[];
@@ -281,7 +297,14 @@ export class Replica {
     this.optimizer.applyGradients(named);
     tf.dispose(Object.values(named));
     T.push(performance.now());
-    if (Deno.env.get("DP_PROFILE")) console.log(`rank ${this.#rank}`, T.slice(1).map((t, i) => (t - T[i]).toFixed(1)).join(" "));
+    const d = T.slice(1).map((t, i) => t - T[i]);
+    this.lastTimings = {
+      gradients: d[0],
+      waitGradients: d[1],
+      average: d[2],
+      waitAverage: d[3],
+      update: d[4],
+    };
     let loss = 0;
     for (let k = 0; k < this.#parties; k++) loss += shares[k] * this.#losses[k];
     return loss;
@@ -311,6 +334,8 @@ export interface DataParallel {
    * first share). Returns the mean loss over the batch.
    */
   step(x: Float32Array, y: Float32Array, n: number, lr: number): Promise<number>;
+  /** Where the main thread's last step went (milliseconds). */
+  timings(): StepTimings | null;
   /** A worker replica's current weights (for checks). */
   workerWeights(rank: number): Promise<Float32Array[]>;
   /** Stops the workers. */
@@ -457,6 +482,9 @@ export async function createDataParallel(
         await new Promise((r) => setTimeout(r, 50));
         throw failure ?? e;
       }
+    },
+    timings() {
+      return replica.lastTimings;
     },
     workerWeights(rank) {
       const worker = workers[rank - 1];

@@ -6,10 +6,11 @@
  * pass over the variable into a fresh output buffer. {@link createAdam}
  * returns a subclass that, on the wasm backend, does the whole update of a
  * variable in one SIMD pass of our own WebAssembly module
- * (`lib/wasm/adam.wat`, embedded by `tasks/build_wasm_adam.ts` as
- * `lib/wasm_adam_binary.ts`) that runs directly on the wasm heap: the first
- * and second moments are updated in place, and the new weights are written
- * to one fresh buffer that the variable is then assigned.
+ * (`lib/wasm/adam.wat`, compiled by `tasks/build_wasm.ts`, `deno task
+ * build:wasm`, into `lib/wasm_adam_binary.ts`) that runs directly on the
+ * wasm heap: the first and second moments are updated in place, and the
+ * new weights are written to one fresh buffer that the variable is then
+ * assigned.
  *
  * Why the weights are not overwritten in place: tfjs treats tensor data as
  * immutable, and caches rely on it. The wasm runtime keeps XNNPACK

@@ -1,7 +1,7 @@
-// Generated from lib/wasm/adam.wat by `deno run --allow-read=lib --allow-write=lib tasks/build_wasm_adam.ts`
-// (wabt, SIMD enabled; 436 bytes of wasm). Do not edit; re-run that command.
+// Generated from lib/wasm/adam.wat by `deno task build:wasm`
+// (tasks/build_wasm.ts; wabt, SIMD enabled; 436 bytes of wasm). Do not edit.
 
-/** The fused Adam WebAssembly module, base64 in chunks. */
+/** The WebAssembly module compiled from lib/wasm/adam.wat, base64 in chunks. */
 export const WASM_ADAM_BASE64: string[] = [
   "AGFzbQEAAAABEgFgDn9/f39/f319fX19fX19AAIPAQNlbnYGbWVtb3J5AgABAwIBAAcIAQRhZGFtAAAK",
   "9gIB8wIDA38LewN9IAVBAnQhECAQQXBxIQ8gBv0TIRQgB/0TIRUgCP0TIRYgCf0TIRcgCv0TIRggC/0T",

@@ -8,7 +8,9 @@
  * registers replacements that are compositions of the fast (XNNPACK-backed
  * or memcpy-like) wasm kernels `Conv2D`, `BatchMatMul` (non-transposed),
  * `AvgPool`, rank-4 `Transpose`/`Slice`/`PadV2`, `Concat`, `AddN`, `Sub`,
- * `Multiply`, `Step` and `Reshape`, and a batch-norm gradient without
+ * `Multiply`, `Step` and `Reshape`, or our own WebAssembly SIMD kernels
+ * (`lib/wasm_simd_kernels.ts`: the max-pool gradient, and products of a few
+ * rows with a large new weight matrix), and a batch-norm gradient without
  * `Tile`. Every intermediate tensor is released with `backend.disposeData`,
  * so the number of live tensors does not grow.
  *
@@ -23,6 +25,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
+import { simdMatMul, simdMaxPoolGrad } from "./wasm_simd_kernels.ts";
 
 type Backend = tf.KernelBackend;
 type Info = tf.TensorInfo;
@@ -576,11 +579,31 @@ function gemmCost(rows: number, k: number, cols: number): number {
 }
 
 /**
+ * When a plain single-batch product goes to {@link simdMatMul}: at most
+ * this many rows of a (M), at least this many values in b (K*N) and at
+ * least this many columns (N). Measured against the XNNPACK path with a new
+ * b (which repacks it) and with a reused b (packed once): the SIMD kernel
+ * is 2-10x faster than the former from K*N = 64K up (x[8,19200]·W[19200,2000]:
+ * 20 vs 85 ms; at M = 32: 57 vs 130 ms) and on a par with the latter from
+ * about 256K, except for narrow b (N = 5 or 16: up to 3x slower), hence
+ * the N bound.
+ */
+const SIMD_MATMUL_MAX_ROWS = 32;
+const SIMD_MATMUL_MIN_RIGHT = 1 << 18;
+const SIMD_MATMUL_MIN_COLS = 64;
+
+/**
  * BatchMatMul with transposeA/transposeB computed as explicit transposes
  * followed by the fast non-transposed XNNPACK kernel. For single-batch
  * products the cheaper of `A·B` and `(Bᵀ·Aᵀ)ᵀ` is used: XNNPACK repacks the
  * right operand whenever it is a new tensor, which for a large weight matrix
  * (19200x2000) costs several times more than the product itself.
+ *
+ * A plain single-batch product with at most {@link SIMD_MATMUL_MAX_ROWS}
+ * rows and a large right operand that XNNPACK has not packed (a dense
+ * layer's forward pass in training: the weights are a new tensor every
+ * step) goes to our SIMD kernel ({@link simdMatMul}), which streams b once
+ * with no packing or transposing; such a b is not added to `seenRight`.
  */
 function batchMatMul(args: KernelArgs): Info {
   const { inputs, backend } = args;
@@ -610,6 +633,19 @@ function batchMatMul(args: KernelArgs): Info {
   const n = tB ? b.shape[rb - 2] : b.shape[rb - 1];
 
   const reused = !tB && seenRight.has(b.dataId);
+  if (
+    !tA && !tB && !reused && m <= SIMD_MATMUL_MAX_ROWS && k * n >= SIMD_MATMUL_MIN_RIGHT &&
+    n >= SIMD_MATMUL_MIN_COLS
+  ) {
+    const outShape = [
+      ...tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)),
+      m,
+      n,
+    ];
+    // Not added to seenRight: XNNPACK has not packed b.
+    const out = simdMatMul(backend, a, b, m, k, n, outShape);
+    if (out !== null) return out;
+  }
   const direct = (tA ? TRANSPOSE_NS * m * k + CALL_NS : 0) +
     (tB ? TRANSPOSE_NS * k * n + CALL_NS : 0) +
     (reused ? 0 : PACK_NS * k * n) + gemmCost(m, k, n);
@@ -663,8 +699,10 @@ function phaseGrids(backend: Backend, x: Info, sh: number, sw: number): Info[] {
 
 /**
  * `MaxPoolGrad` (NHWC, no dilation) composed of rank-4 slices, comparisons,
- * selects, pads and sums; the stock wasm kernel is a scalar loop (about
- * 0.35 s for the ResNet stem pool at 224x224, batch 8).
+ * selects, pads and sums: the fallback of {@link maxPoolGrad} when our SIMD
+ * kernel cannot run (the stock wasm kernel is a scalar loop, about 0.35 s
+ * for the ResNet stem pool at 224x224, batch 8, and gives ties to the last
+ * maximum). About 10 whole-tensor kernels per window tap.
  *
  * For every window tap (i, j) in row-major order, the tap values
  * x[s*o + i - top] are compared with the pooled output; the first tap that
@@ -672,20 +710,13 @@ function phaseGrids(backend: Backend, x: Info, sh: number, sw: number): Info[] {
  * cpu backend). Each tap's share is padded into its phase grid of the
  * padded input and the phases are interleaved by padding and adding.
  */
-function maxPoolGrad(args: KernelArgs): Info {
-  const { inputs, backend } = args;
-  const attrs = (args.attrs ?? {}) as unknown as tf.MaxPoolGradAttrs;
-  const dy = inputs.dy as Info;
-  const x = inputs.input as Info;
-  const y = inputs.output as Info;
-  const info = tf.backend_util.computePool2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterSize,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-  );
+function maxPoolGradComposed(
+  backend: Backend,
+  x: Info,
+  y: Info,
+  dy: Info,
+  info: tf.backend_util.Conv2DInfo,
+): Info {
   const { strideHeight: sh, strideWidth: sw } = info;
   const { filterHeight: kh, filterWidth: kw } = info;
   const { outHeight: oh, outWidth: ow, inHeight: inH, inWidth: inW } = info;
@@ -781,6 +812,36 @@ function maxPoolGrad(args: KernelArgs): Info {
   });
   release(backend, grid);
   return out;
+}
+
+/**
+ * `MaxPoolGrad` (NHWC, no dilation) in one pass of our WebAssembly SIMD
+ * kernel ({@link simdMaxPoolGrad}): for every window, the first tap (in
+ * row-major order) equal to the pooled output receives dy, as on the cpu
+ * backend, and overlapping windows add up in the cpu backend's order, so
+ * the result is exact. {@link maxPoolGradComposed} is the fallback when
+ * the backend's internals are not as expected.
+ */
+function maxPoolGrad(args: KernelArgs): Info {
+  const { inputs, backend } = args;
+  const attrs = (args.attrs ?? {}) as unknown as tf.MaxPoolGradAttrs;
+  const dy = inputs.dy as Info;
+  const x = inputs.input as Info;
+  const y = inputs.output as Info;
+  const info = tf.backend_util.computePool2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  const out = simdMaxPoolGrad(backend, x, y, dy, {
+    ...info,
+    top: info.padInfo.top,
+    left: info.padInfo.left,
+  });
+  return out ?? maxPoolGradComposed(backend, x, y, dy, info);
 }
 
 /** Smallest number of reduced rows for which {@link reduceLeading} is used. */
@@ -919,9 +980,12 @@ function replace(
  *   stride-1 Conv2D computing every stride phase, then depth-to-space), or
  *   for small feature maps col2im of one matrix product.
  * - `BatchMatMul`, whose transposeA/transposeB cases become explicit
- *   transposes plus the fast non-transposed XNNPACK path.
- * - `MaxPoolGrad`: per-tap slices, `Step`/`Multiply` masks (ties go to the
- *   first maximum, as on cpu) and phase interleaving.
+ *   transposes plus the fast non-transposed XNNPACK path, and whose plain
+ *   products of a few rows with a large new right operand run in our SIMD
+ *   kernel (`lib/wasm/simd_kernels.wat`).
+ * - `MaxPoolGrad`: one pass of our SIMD kernel, exactly the cpu backend's
+ *   result (ties go to the first maximum); per-tap slices, `Step`/`Multiply`
+ *   masks and phase interleaving where that kernel cannot run.
  * - `Sum` and `Mean` over leading axes via `AvgPool`.
  * - the `FusedBatchNorm` gradient (while the wasm backend is active; other
  *   backends keep the stock gradient).

@@ -19,7 +19,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
 import { hasWebGpu, setupBackend } from "../lib/backend.ts";
-import { createDataParallel } from "../lib/data_parallel.ts";
+import { createDataParallel, type StepTimings } from "../lib/data_parallel.ts";
 import { mseLoss } from "../lib/losses.ts";
 import { createOptimizer } from "../lib/optimizer.ts";
 import { buildPart1, buildPart2, forwardFlops } from "../lib/models.ts";
@@ -35,6 +35,8 @@ interface Row {
   imgPerSec: number;
   msPerStep: number;
   gflops: number;
+  /** Data-parallel rows: where the main thread's last step went (ms). */
+  phases?: StepTimings | null;
 }
 
 const NETS: Record<string, () => tf.LayersModel> = {
@@ -116,7 +118,14 @@ async function benchParallel(
         imgPerSec: batch / (ms / 1000),
         msPerStep: ms,
         gflops: 3 * flops * batch / (ms / 1e3) / 1e9,
+        phases: dp.timings(),
       });
+      const p = dp.timings()!;
+      console.error(
+        `  ${name} x${workers} b${batch} main thread: gradients ${p.gradients.toFixed(0)} ms, ` +
+          `wait ${p.waitGradients.toFixed(0)}, average ${p.average.toFixed(0)}, ` +
+          `wait ${p.waitAverage.toFixed(0)}, update ${p.update.toFixed(0)}`,
+      );
     }
   } finally {
     dp.close();

@@ -4,7 +4,7 @@ import { setupBackend } from "../lib/backend.ts";
 import { loadOptimizer, saveOptimizer } from "../lib/checkpoint.ts";
 import { type AdamGradients, createAdam, FusedAdamOptimizer } from "../lib/wasm_adam.ts";
 import { WASM_ADAM_BASE64 } from "../lib/wasm_adam_binary.ts";
-import { ADAM_BINARY_PATH, expectedBinarySource } from "../tasks/build_wasm_adam.ts";
+import { expectedBinarySource, wasmModuleFiles } from "../tasks/build_wasm.ts";
 
 await setupBackend("wasm");
 
@@ -45,12 +45,9 @@ function refCount(t: tf.Tensor): number {
 }
 
 Deno.test("lib/wasm_adam_binary.ts is the compiled lib/wasm/adam.wat", async () => {
-  const actual = await Deno.readTextFile(new URL(`../${ADAM_BINARY_PATH}`, import.meta.url));
-  assert.equal(
-    actual,
-    await expectedBinarySource(),
-    "stale: run deno run --allow-read=lib --allow-write=lib tasks/build_wasm_adam.ts",
-  );
+  const files = wasmModuleFiles("adam");
+  const actual = await Deno.readTextFile(new URL(`../${files.binaryPath}`, import.meta.url));
+  assert.equal(actual, await expectedBinarySource(files), "stale: run deno task build:wasm");
 });
 
 Deno.test("the kernel matches a float32 reference at unaligned offsets, tails and after growth", () => {

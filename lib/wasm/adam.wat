@@ -17,7 +17,7 @@
 ;; (wasm loads and stores accept any address; the align hints say 4).
 ;; Four lanes at a time, then a scalar loop for the last n mod 4 values.
 ;;
-;; Compiled by tasks/build_wasm_adam.ts into lib/wasm_adam_binary.ts.
+;; Compiled by tasks/build_wasm.ts (deno task build:wasm) into lib/wasm_adam_binary.ts.
 (module
   (import "env" "memory" (memory 1))
 

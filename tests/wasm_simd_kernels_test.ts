@@ -1,0 +1,481 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { requireSelfCheck, setupBackend } from "../lib/backend.ts";
+import { buildPart2 } from "../lib/models.ts";
+import { createAdam } from "../lib/wasm_adam.ts";
+import { setSimdKernelsEnabled, simdKernelCalls } from "../lib/wasm_simd_kernels.ts";
+import { WASM_SIMD_KERNELS_BASE64 } from "../lib/wasm_simd_kernels_binary.ts";
+import { expectedBinarySource, listWasmModules } from "../tasks/build_wasm.ts";
+
+const info = await setupBackend("wasm");
+
+type Shape4 = [number, number, number, number];
+
+/** Deterministic uniform values in [-1, 1). */
+function randomData(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+function numel(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** max |a - b| / max |b|. */
+function relError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  assert.equal(actual.length, expected.length);
+  let diff = 0;
+  let scale = 1e-6;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return diff / scale;
+}
+
+/** Asserts equal values (+0 and -0 count as equal, NaN equals NaN). */
+function assertExact(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string): void {
+  assert.equal(actual.length, expected.length, `${label}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    if (!(a === e || (Number.isNaN(a) && Number.isNaN(e)))) {
+      assert.fail(`${label}: value ${i}: ${a} instead of ${e}`);
+    }
+  }
+}
+
+/** Runs `fn` on `backend` and returns its output values and shape. */
+async function on(
+  backend: string,
+  fn: () => tf.Tensor,
+): Promise<{ values: Float32Array; shape: number[] }> {
+  await tf.setBackend(backend);
+  const t = tf.tidy(fn);
+  const values = await t.data() as Float32Array;
+  const shape = t.shape;
+  t.dispose();
+  return { values, shape };
+}
+
+// ---------------------------------------------------------------------------
+// Inputs for the max-pool gradient.
+
+/** Values on a coarse grid, about half of them 0, so windows tie. */
+function tiedData(n: number, seed: number): Float32Array {
+  return randomData(n, seed).map((v) => Math.max(0, Math.round(v * 3) / 3));
+}
+
+/** Every value the same. */
+function equalData(n: number, _seed: number): Float32Array {
+  return new Float32Array(n).fill(0.25);
+}
+
+/**
+ * -Infinity (a third of the values, and whole bands of pixels, so some
+ * windows are all -Infinity), huge and tiny magnitudes, and ties between
+ * them.
+ */
+function extremeData(n: number, seed: number, shape: Shape4): Float32Array {
+  const [, h, w, c] = shape;
+  const r = randomData(n, seed);
+  return r.map((v, i) => {
+    const row = Math.floor(i / (w * c)) % h;
+    if (row % 4 === 1) return -Infinity;
+    if (v < -0.4) return -Infinity;
+    if (v < -0.2) return -3e38;
+    if (v < 0) return 3e38;
+    if (v < 0.2) return 1e-30;
+    return Math.round(v * 4) * 1e30;
+  });
+}
+
+const dataKinds: [string, (n: number, seed: number, shape: Shape4) => Float32Array][] = [
+  ["random", randomData],
+  ["tied", tiedData],
+  ["equal", equalData],
+  ["extreme", extremeData],
+];
+
+interface PoolCase {
+  x: Shape4;
+  k: number | [number, number];
+  s: number | [number, number];
+  pad: "same" | "valid" | number;
+}
+
+const poolCases: PoolCase[] = [
+  { x: [1, 8, 10, 4], k: 2, s: 2, pad: "valid" },
+  { x: [3, 9, 11, 5], k: 2, s: 2, pad: "valid" }, // odd sizes: last row/column in no window
+  { x: [3, 9, 11, 5], k: 2, s: 2, pad: "same" },
+  { x: [1, 7, 7, 1], k: 2, s: 2, pad: "same" },
+  { x: [3, 12, 16, 32], k: 2, s: 2, pad: "valid" },
+  { x: [1, 9, 9, 3], k: 3, s: 2, pad: "same" }, // ResNet stem pool
+  { x: [3, 10, 8, 32], k: 3, s: 2, pad: "same" },
+  { x: [1, 11, 9, 5], k: 3, s: 2, pad: "valid" },
+  { x: [3, 8, 8, 4], k: 3, s: 2, pad: "valid" },
+  { x: [1, 7, 6, 3], k: 3, s: 1, pad: "same" },
+  { x: [3, 6, 7, 1], k: 3, s: 1, pad: "valid" },
+  { x: [1, 9, 8, 4], k: [3, 2], s: [2, 1], pad: "same" },
+  { x: [1, 10, 10, 3], k: 2, s: 3, pad: "valid" }, // stride > window
+  { x: [3, 7, 9, 5], k: 3, s: 3, pad: "same" },
+  { x: [1, 8, 8, 5], k: 3, s: 2, pad: 1 },
+];
+
+function poolLabel(c: PoolCase, kind: string): string {
+  return `x=${c.x} k=${c.k} s=${c.s} pad=${c.pad} ${kind}`;
+}
+
+function poolOutShape(c: PoolCase): Shape4 {
+  return tf.backend_util.computePool2DInfo(c.x, c.k, c.s, 1, c.pad).outShape as Shape4;
+}
+
+// ---------------------------------------------------------------------------
+
+Deno.test("every lib/wasm/*.wat has an up-to-date generated module", async () => {
+  const modules = await listWasmModules();
+  assert.deepEqual(modules.map((m) => m.name), ["adam", "simd_kernels"]);
+  for (const m of modules) {
+    const actual = await Deno.readTextFile(new URL(`../${m.binaryPath}`, import.meta.url));
+    assert.equal(
+      actual,
+      await expectedBinarySource(m),
+      `stale ${m.binaryPath}: deno task build:wasm`,
+    );
+  }
+});
+
+/** The raw kernels on a fresh memory of `pages` 64 KiB pages. */
+function instantiate(pages: number): {
+  memory: WebAssembly.Memory;
+  maxPoolGrad: (...args: number[]) => void;
+  matmul: (...args: number[]) => void;
+} {
+  const bin = atob(WASM_SIMD_KERNELS_BASE64.join(""));
+  const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  const memory = new WebAssembly.Memory({ initial: pages });
+  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+    env: { memory },
+  });
+  return {
+    memory,
+    maxPoolGrad: exports.maxPoolGrad as (...args: number[]) => void,
+    matmul: exports.matmul as (...args: number[]) => void,
+  };
+}
+
+/**
+ * The cpu backend's max-pool gradient: the first strictly greater value
+ * from -Infinity wins; shares are summed in float64 in output order, then
+ * rounded to float32.
+ */
+function referenceMaxPoolGrad(
+  x: Float32Array,
+  dy: Float32Array,
+  shape: Shape4,
+  c: PoolCase,
+): { dx: Float32Array; y: Float32Array } {
+  const info = tf.backend_util.computePool2DInfo(shape, c.k, c.s, 1, c.pad);
+  const [n, h, w, ch] = shape;
+  const { outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw } = info;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  const sums = new Float64Array(x.length);
+  const y = new Float32Array(dy.length);
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        for (let d = 0; d < ch; d++) {
+          let best = -Infinity;
+          let at = -1;
+          for (let i = 0; i < kh; i++) {
+            for (let j = 0; j < kw; j++) {
+              const iy = oy * sh - top + i;
+              const ix = ox * sw - left + j;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+              const p = ((b * h + iy) * w + ix) * ch + d;
+              if (x[p] > best) {
+                best = x[p];
+                at = p;
+              }
+            }
+          }
+          const q = ((b * oh + oy) * ow + ox) * ch + d;
+          y[q] = best;
+          if (at >= 0) sums[at] += dy[q];
+        }
+      }
+    }
+  }
+  return { dx: Float32Array.from(sums), y };
+}
+
+Deno.test("raw maxPoolGrad kernel: exact, every mode, unaligned offsets, writes only dx", () => {
+  const { memory, maxPoolGrad } = instantiate(64);
+  for (const [ci, c] of poolCases.entries()) {
+    const info = tf.backend_util.computePool2DInfo(c.x, c.k, c.s, 1, c.pad);
+    const { outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw } = info;
+    const { strideHeight: sh, strideWidth: sw } = info;
+    const { top, left } = info.padInfo;
+    const [n, h, w, ch] = c.x;
+    const nx = numel(c.x);
+    const ny = n * oh * ow * ch;
+    const overlap = kh > sh || kw > sw;
+    const covered = kh === sh && kw === sw && oh * sh - top >= h && ow * sw - left >= w;
+    const modes: [number, number][] = [[1, 1]];
+    if (!overlap) modes.push([0, 1]);
+    if (covered) modes.push([0, 0]);
+    for (const [kind, make] of dataKinds) {
+      const x = make(nx, 10 + ci, c.x);
+      const dy = randomData(ny, 20 + ci);
+      const ref = referenceMaxPoolGrad(x, dy, c.x, c);
+      for (const [acc, zero] of modes) {
+        // x, y, dy, dx at 4, 8, 12 and 0 bytes past a multiple of 16, the
+        // float64 ring (acc only) at 8, with guard values in between.
+        const xo = 4 + 16;
+        const yo = xo + 4 * nx + 20;
+        const dyo = yo + 4 * ny + 20;
+        const dxo = dyo + 4 * ny + 20;
+        const ringFloats = acc ? 2 * kh * w * ch : 0;
+        const ro = dxo + 4 * nx + 8;
+        const end = ro + 4 * ringFloats + 16;
+        const f = new Float32Array(memory.buffer);
+        f.fill(777, 0, end / 4);
+        f.set(x, xo / 4);
+        f.set(ref.y, yo / 4);
+        f.set(dy, dyo / 4);
+        f.fill(NaN, dxo / 4, dxo / 4 + nx); // every value must be written
+        f.fill(NaN, ro / 4, ro / 4 + ringFloats); // the kernel clears the ring
+        const args = [n, h, w, ch, oh, ow, kh, kw, sh, sw, top, left, acc, zero];
+        maxPoolGrad(xo, yo, dyo, dxo, acc ? ro : 0, ...args);
+        const label = `${poolLabel(c, kind)} acc=${acc} zero=${zero}`;
+        assertExact(f.subarray(dxo / 4, dxo / 4 + nx), ref.dx, label);
+        assertExact(f.subarray(xo / 4, xo / 4 + nx), x, `${label}: x changed`);
+        assertExact(f.subarray(yo / 4, yo / 4 + ny), ref.y, `${label}: y changed`);
+        assertExact(f.subarray(dyo / 4, dyo / 4 + ny), dy, `${label}: dy changed`);
+        for (
+          const [from, to] of [[0, xo], [xo + 4 * nx, yo], [yo + 4 * ny, dyo], [dyo + 4 * ny, dxo]]
+        ) {
+          assert.ok(f.subarray(from / 4, to / 4).every((v) => v === 777), `${label}: guard`);
+        }
+        assert.ok(f.subarray(dxo / 4 + nx, ro / 4).every((v) => v === 777), `${label}: guard`);
+        const ring = f.subarray(ro / 4, ro / 4 + ringFloats);
+        assert.ok(ring.every((v) => v === 0), `${label}: ring left zeroed`);
+        assert.ok(
+          f.subarray(ro / 4 + ringFloats, end / 4).every((v) => v === 777),
+          `${label}: guard`,
+        );
+      }
+    }
+  }
+});
+
+Deno.test("raw matmul kernel matches a float64 product (tails, chunks, offsets, no stray writes)", () => {
+  const { memory, matmul } = instantiate(64);
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [1, 3, 5],
+    [2, 4, 4],
+    [3, 7, 9],
+    [5, 13, 6],
+    [8, 33, 70],
+    [17, 101, 67],
+    [32, 9, 131],
+  ];
+  for (const [m, k, n] of shapes) {
+    for (const nc of [4, 12, n]) {
+      const a = randomData(m * k, m + 3 * k);
+      const b = randomData(k * n, n + 7 * k);
+      const ao = 4;
+      const bo = ao + 4 * m * k + 8;
+      const yo = bo + 4 * k * n + 4;
+      const end = yo + 4 * m * n + 16;
+      const f = new Float32Array(memory.buffer);
+      f.fill(555, 0, end / 4);
+      f.set(a, ao / 4);
+      f.set(b, bo / 4);
+      f.fill(NaN, yo / 4, yo / 4 + m * n); // y need not be zeroed
+      matmul(ao, bo, yo, m, k, n, nc);
+      const expected = new Float64Array(m * n);
+      for (let r = 0; r < m; r++) {
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let i = 0; i < k; i++) s += a[r * k + i] * b[i * n + j];
+          expected[r * n + j] = s;
+        }
+      }
+      const label = `m=${m} k=${k} n=${n} nc=${nc}`;
+      const err = relError(f.subarray(yo / 4, yo / 4 + m * n), expected);
+      assert.ok(err <= 1e-6, `${label}: relative error ${err}`);
+      assertExact(f.subarray(ao / 4, ao / 4 + m * k), a, `${label}: a changed`);
+      assertExact(f.subarray(bo / 4, bo / 4 + k * n), b, `${label}: b changed`);
+      assert.ok(f.subarray(0, ao / 4).every((v) => v === 555), `${label}: guard`);
+      assert.ok(f.subarray(ao / 4 + m * k, bo / 4).every((v) => v === 555), `${label}: guard`);
+      assert.ok(f.subarray(bo / 4 + k * n, yo / 4).every((v) => v === 555), `${label}: guard`);
+      assert.ok(f.subarray(yo / 4 + m * n, end / 4).every((v) => v === 555), `${label}: guard`);
+    }
+  }
+});
+
+Deno.test("MaxPoolGrad on wasm equals cpu exactly (same x, y, dy; ties, -Infinity, huge values)", async () => {
+  for (const [ci, c] of poolCases.entries()) {
+    const out = poolOutShape(c);
+    for (const [kind, make] of dataKinds) {
+      const xd = make(numel(c.x), 30 + ci, c.x);
+      const dyd = randomData(numel(out), 40 + ci);
+      const yd = (await on("cpu", () => tf.maxPool(tf.tensor4d(xd, c.x), c.k, c.s, c.pad))).values;
+      const grad = () =>
+        tf.engine().runKernel("MaxPoolGrad", {
+          dy: tf.tensor4d(dyd, out),
+          input: tf.tensor4d(xd, c.x),
+          output: tf.tensor4d(yd, out),
+        }, { filterSize: c.k, strides: c.s, pad: c.pad }) as tf.Tensor;
+      const expected = await on("cpu", grad);
+      const before = simdKernelCalls.maxPoolGrad;
+      const actual = await on("wasm", grad);
+      assert.equal(simdKernelCalls.maxPoolGrad, before + 1, "the SIMD kernel ran");
+      assert.deepEqual(actual.shape, expected.shape);
+      assertExact(actual.values, expected.values, poolLabel(c, kind));
+    }
+  }
+});
+
+Deno.test("maxPool gradients through tf.grad on wasm equal cpu exactly", async () => {
+  for (const [ci, c] of poolCases.entries()) {
+    const out = poolOutShape(c);
+    for (const [kind, make] of dataKinds) {
+      const xd = make(numel(c.x), 50 + ci, c.x);
+      const wd = randomData(numel(out), 60 + ci);
+      const fn = () =>
+        tf.grad((x: tf.Tensor) =>
+          tf.maxPool(x as tf.Tensor4D, c.k, c.s, c.pad).mul(tf.tensor(wd, out)).sum()
+        )(tf.tensor4d(xd, c.x));
+      const expected = await on("cpu", fn);
+      const actual = await on("wasm", fn);
+      assertExact(actual.values, expected.values, `grad ${poolLabel(c, kind)}`);
+    }
+  }
+});
+
+Deno.test("MaxPoolGrad falls back to the composed kernels without the SIMD runtime", async () => {
+  setSimdKernelsEnabled(false);
+  try {
+    for (const [ci, c] of poolCases.slice(0, 8).entries()) {
+      const xd = randomData(numel(c.x), 70 + ci);
+      const wd = randomData(numel(poolOutShape(c)), 80 + ci);
+      const fn = () =>
+        tf.grad((x: tf.Tensor) =>
+          tf.maxPool(x as tf.Tensor4D, c.k, c.s, c.pad).mul(tf.tensor(wd, poolOutShape(c))).sum()
+        )(tf.tensor4d(xd, c.x));
+      const expected = await on("cpu", fn);
+      const before = simdKernelCalls.maxPoolGrad;
+      const actual = await on("wasm", fn);
+      assert.equal(simdKernelCalls.maxPoolGrad, before);
+      assert.ok(relError(actual.values, expected.values) <= 1e-6, poolLabel(c, "fallback"));
+    }
+  } finally {
+    setSimdKernelsEnabled(true);
+  }
+});
+
+/** Computes `a·b` on cpu and wasm; checks values, shape and which wasm path ran. */
+async function checkMatMul(
+  aShape: number[],
+  bShape: number[],
+  simd: boolean,
+  seed: number,
+): Promise<void> {
+  const ad = randomData(numel(aShape), seed);
+  const bd = randomData(numel(bShape), seed + 1);
+  const fn = () => tf.matMul(tf.tensor(ad, aShape), tf.tensor(bd, bShape));
+  const expected = await on("cpu", fn);
+  const before = simdKernelCalls.matmul;
+  const actual = await on("wasm", fn);
+  const label = `matMul ${aShape} x ${bShape}`;
+  assert.equal(simdKernelCalls.matmul - before, simd ? 1 : 0, `${label}: SIMD path ${simd}`);
+  assert.deepEqual(actual.shape, expected.shape, label);
+  const err = relError(actual.values, expected.values);
+  assert.ok(err <= 1e-5, `${label}: relative error ${err}`);
+}
+
+Deno.test("BatchMatMul with few rows and a large right operand: SIMD kernel matches cpu", async () => {
+  // K, N odd and not multiples of 4; K*N = 266255 >= 2^18.
+  for (const [i, m] of [1, 3, 8, 17, 32].entries()) {
+    await checkMatMul([m, 515], [515, 517], true, 100 + i);
+  }
+  // At the threshold (K*N = 2^18) and just below it.
+  await checkMatMul([8, 512], [512, 512], true, 110);
+  await checkMatMul([8, 511], [511, 513], false, 111);
+  // Too many rows, too few columns: the XNNPACK paths.
+  await checkMatMul([33, 515], [515, 517], false, 112);
+  await checkMatMul([8, 8191], [8191, 63], false, 113);
+  // Unit batch axes on either side (the output keeps them, as on cpu).
+  await checkMatMul([1, 5, 515], [1, 515, 517], true, 114);
+  await checkMatMul([5, 515], [1, 515, 517], true, 115);
+  await checkMatMul([1, 1, 5, 515], [515, 517], true, 116);
+  // Batched and transposed products keep the old paths.
+  await checkMatMul([2, 5, 515], [2, 515, 517], false, 117);
+});
+
+Deno.test("a right operand XNNPACK has packed keeps the XNNPACK path; no tensors leak", async () => {
+  await tf.setBackend("wasm");
+  const b = tf.tensor(randomData(515 * 517, 120), [515, 517]);
+  const small = tf.tensor(randomData(8 * 515, 121), [8, 515]);
+  const large = tf.tensor(randomData(64 * 515, 122), [64, 515]);
+  const before = tf.memory().numTensors;
+  const calls = simdKernelCalls.matmul;
+  const first = tf.matMul(small, b); // SIMD: b is new
+  assert.equal(simdKernelCalls.matmul, calls + 1);
+  const again = tf.matMul(small, b); // still SIMD: XNNPACK never packed b
+  assert.equal(simdKernelCalls.matmul, calls + 2);
+  tf.matMul(large, b).dispose(); // XNNPACK (M > 32); b is now known to it
+  const third = tf.matMul(small, b);
+  assert.equal(simdKernelCalls.matmul, calls + 2, "the known b goes to XNNPACK");
+  const [v1, v2, v3] = await Promise.all([first.data(), again.data(), third.data()]);
+  assertExact(v2, v1, "same product twice");
+  assert.ok(relError(v3, v1) <= 1e-5);
+  assert.notEqual(first.dataId, again.dataId);
+  tf.dispose([first, again, third]);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([b, small, large]);
+});
+
+Deno.test("Part 2 on wasm: self-check against cpu passes and training does not leak", async () => {
+  await setupBackend("wasm");
+  const calls = { ...simdKernelCalls };
+  const r = await requireSelfCheck(() => buildPart2({ seed: 1 }), info, () => {});
+  assert.ok(r !== null && r.ok, `self-check: ${JSON.stringify(r)}`);
+  assert.ok(simdKernelCalls.matmul > calls.matmul, "fc1 forward used the SIMD matmul");
+  assert.ok(simdKernelCalls.maxPoolGrad >= calls.maxPoolGrad + 3, "3 pools used the SIMD kernel");
+  assert.equal(tf.getBackend(), "wasm");
+
+  const model = buildPart2({ seed: 2 });
+  const optimizer = createAdam(1e-4);
+  const x = tf.tensor4d(randomData(2 * 120 * 160, 130).map((v) => v / 2), [2, 120, 160, 1]);
+  const y = tf.tensor2d(randomData(2 * 116, 131).map((v) => (v + 1) / 2), [2, 116]);
+  const step = (): number => {
+    const loss = optimizer.minimize(
+      () => tf.losses.meanSquaredError(y, model.apply(x, { training: true }) as tf.Tensor),
+      true,
+    ) as tf.Scalar;
+    const value = loss.dataSync()[0];
+    loss.dispose();
+    return value;
+  };
+  const first = step();
+  const tensors = tf.memory().numTensors;
+  let last = first;
+  for (let i = 0; i < 3; i++) {
+    last = step();
+    assert.equal(tf.memory().numTensors, tensors, `tensors at step ${i}`);
+  }
+  assert.ok(Number.isFinite(last) && last < first, `loss ${first} -> ${last}`);
+  tf.dispose([x, y]);
+  optimizer.dispose();
+  model.dispose();
+});
