@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { initWebGpu } from "./webgpu.ts";
+import { registerCpuKernelFixes } from "./cpu_kernels.ts";
 import { registerWasmTrainingKernels } from "./wasm_kernels.ts";
 import { useEmbeddedWasm } from "./wasm_source.ts";
 import { selfCheck, type SelfCheckResult } from "./self_check.ts";
@@ -18,6 +19,8 @@ import { mseLoss } from "./losses.ts";
 // installed here) on first use under Node-compatible runtimes; PROD mode
 // silences it without changing any numerics.
 tf.env().set("PROD", true);
+// The cpu backend is the reference of every self-check: fix it first.
+registerCpuKernelFixes();
 
 /** Backend names accepted by `--backend`. */
 export type BackendName = "auto" | "webgpu" | "wasm" | "cpu";
