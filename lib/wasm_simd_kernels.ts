@@ -11,6 +11,8 @@
  *   tap equal to the pooled maximum gets dy, as on the cpu backend).
  * - {@link simdMatMul}: y = a·b for a few rows of a and a large b, streaming
  *   b once and without XNNPACK's repacking of a new right operand.
+ * - {@link simdConvFilterGrad}: the filter gradient of a convolution with
+ *   few input channels (the first layer of a net), in one pass over dy.
  *
  * Each returns null when it cannot run (the backend is not tfjs-wasm 4.x as
  * expected, a tensor is not float32 or not in the heap); callers then use
@@ -79,9 +81,30 @@ type MatMulKernel = (
   nc: number,
 ) => void;
 
+type ConvFilterGradKernel = (
+  x: number,
+  dy: number,
+  dw: number,
+  tot: number,
+  n: number,
+  h: number,
+  w: number,
+  ci: number,
+  oh: number,
+  ow: number,
+  co: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  top: number,
+  left: number,
+) => void;
+
 interface Kernels {
   maxPoolGrad: MaxPoolGradKernel;
   matmul: MatMulKernel;
+  convFilterGrad: ConvFilterGradKernel;
 }
 
 /** What the kernels need from a wasm backend. */
@@ -108,7 +131,7 @@ let enabled = true;
  * simdKernelCalls.matmul = 0;
  * ```
  */
-export const simdKernelCalls = { maxPoolGrad: 0, matmul: 0 };
+export const simdKernelCalls = { maxPoolGrad: 0, matmul: 0, convFilterGrad: 0 };
 
 /**
  * Testing hook: with `false`, every kernel here returns null (callers take
@@ -156,6 +179,7 @@ function runtime(backend: tf.KernelBackend): Runtime | null {
       kernels = {
         maxPoolGrad: exports.maxPoolGrad as MaxPoolGradKernel,
         matmul: exports.matmul as MatMulKernel,
+        convFilterGrad: exports.convFilterGrad as ConvFilterGradKernel,
       };
     } catch {
       kernels = null;
@@ -358,5 +382,83 @@ export function simdMatMul(
   const [ao, bo, yo] = p.offsets;
   rt.kernels.matmul(ao, bo, yo, m, k, n, columnChunk(m, n));
   simdKernelCalls.matmul++;
+  return p.out;
+}
+
+/**
+ * The geometry of a 2D convolution's filter gradient (as in tfjs's
+ * `Conv2DInfo`; dilation 1), NHWC.
+ *
+ * @example
+ * ```ts ignore
+ * const info = tf.backend_util.computeConv2DInfo([1, 8, 8, 1], [3, 3, 1, 16], 1, 1, "same");
+ * const conv: ConvFilterGeometry = { ...info, top: info.padInfo.top, left: info.padInfo.left };
+ * ```
+ */
+export interface ConvFilterGeometry {
+  batchSize: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  outHeight: number;
+  outWidth: number;
+  outChannels: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  /** Rows of padding above the input (output row 0 starts at input row -top). */
+  top: number;
+  /** Columns of padding left of the input. */
+  left: number;
+}
+
+/**
+ * dW [kh, kw, ci, co] of a convolution (NHWC, dilation 1) from its input
+ * x [n, h, w, ci] and output gradient dy [n, oh, ow, co], on the wasm
+ * backend, in one pass over dy: vectorised over co, with the sums over
+ * each dy row in registers. Meant for few input channels (the first layer
+ * of a net), where a convolution with dy as the filter is slow. Row sums
+ * are added per image in float32 and the image sums in float64, so the
+ * error stays near float32 rounding of the row sums. Returns a fresh
+ * tensor, or null if the kernel cannot run here.
+ *
+ * @example
+ * ```ts ignore
+ * const dw = simdConvFilterGrad(backend, x, dy, conv) ?? fallback();
+ * ```
+ */
+export function simdConvFilterGrad(
+  backend: tf.KernelBackend,
+  x: Info,
+  dy: Info,
+  conv: ConvFilterGeometry,
+): Info | null {
+  const rt = runtime(backend);
+  if (rt === null) return null;
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci } = conv;
+  const { outHeight: oh, outWidth: ow, outChannels: co } = conv;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = conv;
+  const { top, left } = conv;
+  const inSize = n * h * w * ci;
+  const outSize = n * oh * ow * co;
+  const taps = kh * kw * ci * co;
+  const dims = [n, h, w, ci, oh, ow, co, kh, kw, sh, sw];
+  if (
+    sizeOf(x.shape) !== inSize || sizeOf(dy.shape) !== outSize ||
+    !dims.every((v) => Number.isInteger(v) && v > 0) ||
+    !Number.isInteger(top) || !Number.isInteger(left) || top < 0 || left < 0 ||
+    // Byte offsets and indices must fit in i32 arithmetic.
+    4 * Math.max(inSize, outSize) >= 2 ** 31 || 8 * taps >= 2 ** 31 ||
+    Math.max(h, w) + Math.max(top, left) + Math.max(kh, kw) >= 2 ** 30
+  ) {
+    return null;
+  }
+  const p = prepare(rt, [[x, inSize], [dy, outSize]], [kh, kw, ci, co], 2 * taps);
+  if (p === null) return null;
+  const [xo, dyo, dwo, toto] = p.offsets;
+  rt.kernels.convFilterGrad(xo, dyo, dwo, toto, n, h, w, ci, oh, ow, co, kh, kw, sh, sw, top, left);
+  rt.disposeData(p.scratch!.dataId);
+  simdKernelCalls.convFilterGrad++;
   return p.out;
 }

@@ -3,13 +3,15 @@
  * inference on the tfjs wasm backend and reports which kernels dominate.
  *
  * Usage:
- *   deno run -A tasks/profile_wasm.ts [--net=part2|resnet18] [--size=N]
+ *   deno run -A tasks/profile_wasm.ts [--net=part2|resnet18|unet] [--size=N]
  *     [--width=X] [--channels=N] [--batch=N] [--steps=N] [--baseline]
  *     [--top=N] [--no-profile] [--no-infer] [--fused-adam]
  *
  * `--net=part2` (default) is the 120x160 grey-scale keypoint CNN;
  * `--net=resnet18` is `buildResNet({ depth: 18 })` with `--size` (default
  * 224), `--channels` (default 3) and `--width` (width multiplier, default 1).
+ * `--net=unet` is `buildHeatmapUNet` (defaults: base 16, depth 3) for 68
+ * keypoints on `--size` x `--size` x `--channels` images.
  * `--baseline` restores the stock wasm `Conv2DBackpropInput` and
  * `BatchMatMul` kernels (the other replacements from `lib/wasm_kernels.ts`
  * stay registered). `--fused-adam` trains with `createAdam` from
@@ -23,10 +25,11 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "../lib/wasm_kernels.ts";
 import { buildResNet } from "../lib/resnet.ts";
+import { buildHeatmapUNet } from "../lib/unet.ts";
 import { createAdam, FusedAdamOptimizer } from "../lib/wasm_adam.ts";
 
 interface Options {
-  net: "part2" | "resnet18";
+  net: "part2" | "resnet18" | "unet";
   size: number;
   width: number;
   channels: number;
@@ -65,8 +68,8 @@ function parseArgs(args: string[]): Options {
     else if (key === "channels") opts.channels = Number(value);
     else if (key === "top") opts.top = Number(value);
     else if (key === "net") {
-      if (value !== "part2" && value !== "resnet18") {
-        throw new Error(`unknown net ${value} (use part2 or resnet18)`);
+      if (value !== "part2" && value !== "resnet18" && value !== "unet") {
+        throw new Error(`unknown net ${value} (use part2, resnet18 or unet)`);
       }
       opts.net = value;
     } else if (key === "baseline") opts.baseline = true;
@@ -186,6 +189,16 @@ async function main(): Promise<void> {
     });
     inShape = [opts.size, opts.size, opts.channels];
     outputs = 136;
+  } else if (opts.net === "unet") {
+    model = buildHeatmapUNet({
+      inputWidth: opts.size,
+      inputHeight: opts.size,
+      channels: opts.channels,
+      keypoints: 68,
+      seed: 1,
+    });
+    inShape = [opts.size, opts.size, opts.channels];
+    outputs = 136;
   } else {
     model = buildModel();
     inShape = [120, 160, 1];
@@ -193,6 +206,8 @@ async function main(): Promise<void> {
   }
   const name = opts.net === "resnet18"
     ? `resnet18 ${opts.size}x${opts.size}x${opts.channels} width ${opts.width}`
+    : opts.net === "unet"
+    ? `unet ${opts.size}x${opts.size}x${opts.channels}`
     : "part2 120x160x1";
   const optimizer = opts.fusedAdam ? createAdam(1e-4) : tf.train.adam(1e-4);
   const x = tf.randomUniform([opts.batch, ...inShape], -0.5, 0.5);

@@ -5,6 +5,8 @@
 ;;
 ;; maxPoolGrad: the gradient of a 2D max pool, NHWC.
 ;; matmul: y[M,N] = a[M,K] @ b[K,N], row-major, for small M and large K*N.
+;; convFilterGrad: the filter gradient of a 2D convolution, NHWC, for few
+;; input channels.
 ;;
 ;; Compiled by tasks/build_wasm.ts (deno task build:wasm) into lib/wasm_simd_kernels_binary.ts.
 (module
@@ -527,5 +529,370 @@
             (br $k1Loop)))
         (local.set $j0 (i32.add (local.get $j0) (local.get $nc)))
         (br $chunk)))
+  )
+
+  ;; Filter gradient of a convolution with few input channels, NHWC:
+  ;;   dw[ky, kx, c, o] = sum over b, oy, ox of
+  ;;     x[b, oy*sh + ky - top, ox*sw + kx - left, c] * dy[b, oy, ox, o]
+  ;; (taps outside the input count as 0; dilation 1). x [n, h, w, ci],
+  ;; dy [n, oh, ow, co], dw [kh, kw, ci, co]; `tot` is scratch for
+  ;; kh*kw*ci*co float64 values (any content).
+  ;;
+  ;; Per dy row (b, oy) and tap (ky, kx, c), the products over the row's ox
+  ;; are summed in registers, co four at a time (blocks of 32, then 16, then
+  ;; 4 output channels; the last co mod 4 one at a time); the row sums of
+  ;; an image are added in float32 in dw, and the image sums in float64 in
+  ;; tot, rounded to float32 into dw at the end. A dy row (ow*co floats)
+  ;; stays in L1 while all taps read it. dw and tot must not overlap x, dy
+  ;; or each other.
+  (func $convFilterGrad (export "convFilterGrad")
+    (param $x i32) (param $dy i32) (param $dw i32) (param $tot i32)
+    (param $n i32) (param $h i32) (param $w i32) (param $ci i32)
+    (param $oh i32) (param $ow i32) (param $co i32)
+    (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32)
+    (param $top i32) (param $left i32)
+    (local $coB i32)      ;; bytes per dy pixel and per dw tap row (4co)
+    (local $ciB i32)      ;; bytes per x pixel (4ci)
+    (local $xs i32)       ;; bytes between the x values of neighbouring ox (sw*ciB)
+    (local $taps i32)     ;; float count of dw (kh*kw*ci*co)
+    (local $b i32) (local $oy i32) (local $ky i32) (local $kx i32) (local $c i32)
+    (local $iy i32) (local $ox0 i32) (local $ox1 i32) (local $lim i32) (local $cnt i32)
+    (local $dyRow i32)    ;; byte offset of dy[b, oy, 0, 0]
+    (local $xRow i32)     ;; byte offset of x[b, iy, 0, 0]
+    (local $px i32) (local $pd i32) (local $pp i32) (local $j i32) (local $i i32)
+
+    (local.set $coB (i32.shl (local.get $co) (i32.const 2)))
+    (local.set $ciB (i32.shl (local.get $ci) (i32.const 2)))
+    (local.set $xs (i32.mul (local.get $sw) (local.get $ciB)))
+    (local.set $taps
+      (i32.mul (i32.mul (i32.mul (local.get $kh) (local.get $kw)) (local.get $ci))
+        (local.get $co)))
+    (memory.fill (local.get $tot) (i32.const 0) (i32.shl (local.get $taps) (i32.const 3)))
+    (local.set $dyRow (local.get $dy))
+
+    (block $bDone
+      (loop $bLoop
+        (br_if $bDone (i32.ge_u (local.get $b) (local.get $n)))
+        (memory.fill (local.get $dw) (i32.const 0) (i32.shl (local.get $taps) (i32.const 2)))
+        (local.set $oy (i32.const 0))
+        (block $oyDone
+          (loop $oyLoop
+            (br_if $oyDone (i32.ge_u (local.get $oy) (local.get $oh)))
+            (local.set $ky (i32.const 0))
+            (block $kyDone
+              (loop $kyLoop
+                (br_if $kyDone (i32.ge_u (local.get $ky) (local.get $kh)))
+                (local.set $iy
+                  (i32.sub
+                    (i32.add (i32.mul (local.get $oy) (local.get $sh)) (local.get $ky))
+                    (local.get $top)))
+                (if (i32.and
+                      (i32.ge_s (local.get $iy) (i32.const 0))
+                      (i32.lt_s (local.get $iy) (local.get $h)))
+                  (then
+                    (local.set $xRow
+                      (i32.add (local.get $x)
+                        (i32.mul
+                          (i32.mul
+                            (i32.add (i32.mul (local.get $b) (local.get $h)) (local.get $iy))
+                            (local.get $w))
+                          (local.get $ciB))))
+                    (local.set $kx (i32.const 0))
+                    (block $kxDone
+                      (loop $kxLoop
+                        (br_if $kxDone (i32.ge_u (local.get $kx) (local.get $kw)))
+                        ;; ox with 0 <= ox*sw + kx - left < w: [ox0, ox1).
+                        (local.set $ox0 (i32.const 0))
+                        (if (i32.gt_s (local.get $left) (local.get $kx))
+                          (then
+                            (local.set $ox0
+                              (i32.div_u
+                                (i32.sub
+                                  (i32.add (local.get $left) (local.get $sw))
+                                  (i32.add (local.get $kx) (i32.const 1)))
+                                (local.get $sw)))))
+                        (local.set $lim
+                          (i32.sub
+                            (i32.add (local.get $w) (local.get $left))
+                            (i32.add (local.get $kx) (i32.const 1))))
+                        (local.set $ox1 (i32.const 0))
+                        (if (i32.ge_s (local.get $lim) (i32.const 0))
+                          (then
+                            (local.set $ox1
+                              (i32.add (i32.div_u (local.get $lim) (local.get $sw))
+                                (i32.const 1)))))
+                        (if (i32.gt_s (local.get $ox1) (local.get $ow))
+                          (then (local.set $ox1 (local.get $ow))))
+                        (if (i32.lt_s (local.get $ox0) (local.get $ox1))
+                          (then
+                            (local.set $cnt (i32.sub (local.get $ox1) (local.get $ox0)))
+                            (local.set $c (i32.const 0))
+                            (block $cDone
+                              (loop $cLoop
+                                (br_if $cDone (i32.ge_u (local.get $c) (local.get $ci)))
+                                ;; &x[b, iy, ox0*sw + kx - left, c]
+                                (local.set $px
+                                  (i32.add (local.get $xRow)
+                                    (i32.shl
+                                      (i32.add
+                                        (i32.mul
+                                          (i32.sub
+                                            (i32.add
+                                              (i32.mul (local.get $ox0) (local.get $sw))
+                                              (local.get $kx))
+                                            (local.get $left))
+                                          (local.get $ci))
+                                        (local.get $c))
+                                      (i32.const 2))))
+                                (local.set $pd
+                                  (i32.add (local.get $dyRow)
+                                    (i32.mul (local.get $ox0) (local.get $coB))))
+                                ;; &dw[ky, kx, c, 0]
+                                (local.set $pp
+                                  (i32.add (local.get $dw)
+                                    (i32.mul
+                                      (i32.add
+                                        (i32.mul
+                                          (i32.add
+                                            (i32.mul (local.get $ky) (local.get $kw))
+                                            (local.get $kx))
+                                          (local.get $ci))
+                                        (local.get $c))
+                                      (local.get $coB))))
+                                (local.set $j (i32.const 0))
+                                (block $d8
+                                  (loop $l8
+                                    (br_if $d8
+                                      (i32.gt_u (i32.add (local.get $j) (i32.const 128))
+                                        (local.get $coB)))
+                                    (call $rowSum8 (local.get $px) (local.get $xs)
+                                      (i32.add (local.get $pd) (local.get $j)) (local.get $coB)
+                                      (local.get $cnt) (i32.add (local.get $pp) (local.get $j)))
+                                    (local.set $j (i32.add (local.get $j) (i32.const 128)))
+                                    (br $l8)))
+                                (if (i32.le_u (i32.add (local.get $j) (i32.const 64))
+                                      (local.get $coB))
+                                  (then
+                                    (call $rowSum4 (local.get $px) (local.get $xs)
+                                      (i32.add (local.get $pd) (local.get $j)) (local.get $coB)
+                                      (local.get $cnt) (i32.add (local.get $pp) (local.get $j)))
+                                    (local.set $j (i32.add (local.get $j) (i32.const 64)))))
+                                (block $d1
+                                  (loop $l1
+                                    (br_if $d1
+                                      (i32.gt_u (i32.add (local.get $j) (i32.const 16))
+                                        (local.get $coB)))
+                                    (call $rowSum1 (local.get $px) (local.get $xs)
+                                      (i32.add (local.get $pd) (local.get $j)) (local.get $coB)
+                                      (local.get $cnt) (i32.add (local.get $pp) (local.get $j)))
+                                    (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                                    (br $l1)))
+                                (block $ds
+                                  (loop $ls
+                                    (br_if $ds (i32.ge_u (local.get $j) (local.get $coB)))
+                                    (call $rowSumS (local.get $px) (local.get $xs)
+                                      (i32.add (local.get $pd) (local.get $j)) (local.get $coB)
+                                      (local.get $cnt) (i32.add (local.get $pp) (local.get $j)))
+                                    (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                                    (br $ls)))
+                                (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                                (br $cLoop)))))
+                        (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                        (br $kxLoop)))))
+                (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+                (br $kyLoop)))
+            (local.set $dyRow
+              (i32.add (local.get $dyRow) (i32.mul (local.get $ow) (local.get $coB))))
+            (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+            (br $oyLoop)))
+        ;; tot += this image's sums (float64).
+        (local.set $i (i32.const 0))
+        (block $tDone
+          (loop $tLoop
+            (br_if $tDone (i32.ge_u (local.get $i) (local.get $taps)))
+            (local.set $pp (i32.add (local.get $tot) (i32.shl (local.get $i) (i32.const 3))))
+            (f64.store (local.get $pp)
+              (f64.add (f64.load (local.get $pp))
+                (f64.promote_f32
+                  (f32.load (i32.add (local.get $dw) (i32.shl (local.get $i) (i32.const 2)))))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $tLoop)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $bLoop)))
+    ;; dw = tot, rounded to float32.
+    (local.set $i (i32.const 0))
+    (block $fDone
+      (loop $fLoop
+        (br_if $fDone (i32.ge_u (local.get $i) (local.get $taps)))
+        (f32.store (i32.add (local.get $dw) (i32.shl (local.get $i) (i32.const 2)))
+          (f32.demote_f64
+            (f64.load (i32.add (local.get $tot) (i32.shl (local.get $i) (i32.const 3))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $fLoop)))
+  )
+
+  ;; pp[0:32] += sum over i < cnt (cnt > 0) of px[i*xs] * pd[i*ds + 0:32]
+  ;; (byte strides xs, ds; float32 sums in eight vector registers).
+  (func $rowSum8
+    (param $px i32) (param $xs i32) (param $pd i32) (param $ds i32) (param $cnt i32)
+    (param $pp i32)
+    (local $s v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
+    (loop $l
+      (local.set $s (v128.load32_splat (local.get $px)))
+      (local.set $a0 (f32x4.add (local.get $a0)
+        (f32x4.mul (local.get $s) (v128.load align=4 (local.get $pd)))))
+      (local.set $a1 (f32x4.add (local.get $a1)
+        (f32x4.mul (local.get $s) (v128.load offset=16 align=4 (local.get $pd)))))
+      (local.set $a2 (f32x4.add (local.get $a2)
+        (f32x4.mul (local.get $s) (v128.load offset=32 align=4 (local.get $pd)))))
+      (local.set $a3 (f32x4.add (local.get $a3)
+        (f32x4.mul (local.get $s) (v128.load offset=48 align=4 (local.get $pd)))))
+      (local.set $a4 (f32x4.add (local.get $a4)
+        (f32x4.mul (local.get $s) (v128.load offset=64 align=4 (local.get $pd)))))
+      (local.set $a5 (f32x4.add (local.get $a5)
+        (f32x4.mul (local.get $s) (v128.load offset=80 align=4 (local.get $pd)))))
+      (local.set $a6 (f32x4.add (local.get $a6)
+        (f32x4.mul (local.get $s) (v128.load offset=96 align=4 (local.get $pd)))))
+      (local.set $a7 (f32x4.add (local.get $a7)
+        (f32x4.mul (local.get $s) (v128.load offset=112 align=4 (local.get $pd)))))
+      (local.set $px (i32.add (local.get $px) (local.get $xs)))
+      (local.set $pd (i32.add (local.get $pd) (local.get $ds)))
+      (local.set $cnt (i32.sub (local.get $cnt) (i32.const 1)))
+      (br_if $l (local.get $cnt)))
+    (v128.store align=4 (local.get $pp)
+      (f32x4.add (v128.load align=4 (local.get $pp)) (local.get $a0)))
+    (v128.store offset=16 align=4 (local.get $pp)
+      (f32x4.add (v128.load offset=16 align=4 (local.get $pp)) (local.get $a1)))
+    (v128.store offset=32 align=4 (local.get $pp)
+      (f32x4.add (v128.load offset=32 align=4 (local.get $pp)) (local.get $a2)))
+    (v128.store offset=48 align=4 (local.get $pp)
+      (f32x4.add (v128.load offset=48 align=4 (local.get $pp)) (local.get $a3)))
+    (v128.store offset=64 align=4 (local.get $pp)
+      (f32x4.add (v128.load offset=64 align=4 (local.get $pp)) (local.get $a4)))
+    (v128.store offset=80 align=4 (local.get $pp)
+      (f32x4.add (v128.load offset=80 align=4 (local.get $pp)) (local.get $a5)))
+    (v128.store offset=96 align=4 (local.get $pp)
+      (f32x4.add (v128.load offset=96 align=4 (local.get $pp)) (local.get $a6)))
+    (v128.store offset=112 align=4 (local.get $pp)
+      (f32x4.add (v128.load offset=112 align=4 (local.get $pp)) (local.get $a7)))
+  )
+
+  ;; As $rowSum8 for 16 channels; even and odd i go to separate sums
+  ;; (eight independent additions in flight), added at the end.
+  (func $rowSum4
+    (param $px i32) (param $xs i32) (param $pd i32) (param $ds i32) (param $cnt i32)
+    (param $pp i32)
+    (local $s v128) (local $t v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (block $pDone
+      (br_if $pDone (i32.lt_u (local.get $cnt) (i32.const 2)))
+      (loop $l
+        (local.set $s (v128.load32_splat (local.get $px)))
+        (local.set $t (v128.load32_splat (i32.add (local.get $px) (local.get $xs))))
+        (local.set $a0 (f32x4.add (local.get $a0)
+          (f32x4.mul (local.get $s) (v128.load align=4 (local.get $pd)))))
+        (local.set $a1 (f32x4.add (local.get $a1)
+          (f32x4.mul (local.get $s) (v128.load offset=16 align=4 (local.get $pd)))))
+        (local.set $a2 (f32x4.add (local.get $a2)
+          (f32x4.mul (local.get $s) (v128.load offset=32 align=4 (local.get $pd)))))
+        (local.set $a3 (f32x4.add (local.get $a3)
+          (f32x4.mul (local.get $s) (v128.load offset=48 align=4 (local.get $pd)))))
+        (local.set $pd (i32.add (local.get $pd) (local.get $ds)))
+        (local.set $b0 (f32x4.add (local.get $b0)
+          (f32x4.mul (local.get $t) (v128.load align=4 (local.get $pd)))))
+        (local.set $b1 (f32x4.add (local.get $b1)
+          (f32x4.mul (local.get $t) (v128.load offset=16 align=4 (local.get $pd)))))
+        (local.set $b2 (f32x4.add (local.get $b2)
+          (f32x4.mul (local.get $t) (v128.load offset=32 align=4 (local.get $pd)))))
+        (local.set $b3 (f32x4.add (local.get $b3)
+          (f32x4.mul (local.get $t) (v128.load offset=48 align=4 (local.get $pd)))))
+        (local.set $pd (i32.add (local.get $pd) (local.get $ds)))
+        (local.set $px (i32.add (local.get $px) (i32.shl (local.get $xs) (i32.const 1))))
+        (local.set $cnt (i32.sub (local.get $cnt) (i32.const 2)))
+        (br_if $l (i32.ge_u (local.get $cnt) (i32.const 2)))))
+    (if (local.get $cnt)
+      (then
+        (local.set $s (v128.load32_splat (local.get $px)))
+        (local.set $a0 (f32x4.add (local.get $a0)
+          (f32x4.mul (local.get $s) (v128.load align=4 (local.get $pd)))))
+        (local.set $a1 (f32x4.add (local.get $a1)
+          (f32x4.mul (local.get $s) (v128.load offset=16 align=4 (local.get $pd)))))
+        (local.set $a2 (f32x4.add (local.get $a2)
+          (f32x4.mul (local.get $s) (v128.load offset=32 align=4 (local.get $pd)))))
+        (local.set $a3 (f32x4.add (local.get $a3)
+          (f32x4.mul (local.get $s) (v128.load offset=48 align=4 (local.get $pd)))))))
+    (v128.store align=4 (local.get $pp)
+      (f32x4.add (v128.load align=4 (local.get $pp))
+        (f32x4.add (local.get $a0) (local.get $b0))))
+    (v128.store offset=16 align=4 (local.get $pp)
+      (f32x4.add (v128.load offset=16 align=4 (local.get $pp))
+        (f32x4.add (local.get $a1) (local.get $b1))))
+    (v128.store offset=32 align=4 (local.get $pp)
+      (f32x4.add (v128.load offset=32 align=4 (local.get $pp))
+        (f32x4.add (local.get $a2) (local.get $b2))))
+    (v128.store offset=48 align=4 (local.get $pp)
+      (f32x4.add (v128.load offset=48 align=4 (local.get $pp))
+        (f32x4.add (local.get $a3) (local.get $b3))))
+  )
+
+  ;; As $rowSum8 for 4 channels; i mod 4 picks one of four sums (four
+  ;; independent additions in flight), added pairwise at the end.
+  (func $rowSum1
+    (param $px i32) (param $xs i32) (param $pd i32) (param $ds i32) (param $cnt i32)
+    (param $pp i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (block $qDone
+      (br_if $qDone (i32.lt_u (local.get $cnt) (i32.const 4)))
+      (loop $q
+        (local.set $a0 (f32x4.add (local.get $a0)
+          (f32x4.mul (v128.load32_splat (local.get $px)) (v128.load align=4 (local.get $pd)))))
+        (local.set $px (i32.add (local.get $px) (local.get $xs)))
+        (local.set $pd (i32.add (local.get $pd) (local.get $ds)))
+        (local.set $a1 (f32x4.add (local.get $a1)
+          (f32x4.mul (v128.load32_splat (local.get $px)) (v128.load align=4 (local.get $pd)))))
+        (local.set $px (i32.add (local.get $px) (local.get $xs)))
+        (local.set $pd (i32.add (local.get $pd) (local.get $ds)))
+        (local.set $a2 (f32x4.add (local.get $a2)
+          (f32x4.mul (v128.load32_splat (local.get $px)) (v128.load align=4 (local.get $pd)))))
+        (local.set $px (i32.add (local.get $px) (local.get $xs)))
+        (local.set $pd (i32.add (local.get $pd) (local.get $ds)))
+        (local.set $a3 (f32x4.add (local.get $a3)
+          (f32x4.mul (v128.load32_splat (local.get $px)) (v128.load align=4 (local.get $pd)))))
+        (local.set $px (i32.add (local.get $px) (local.get $xs)))
+        (local.set $pd (i32.add (local.get $pd) (local.get $ds)))
+        (local.set $cnt (i32.sub (local.get $cnt) (i32.const 4)))
+        (br_if $q (i32.ge_u (local.get $cnt) (i32.const 4)))))
+    (block $sDone
+      (br_if $sDone (i32.eqz (local.get $cnt)))
+      (loop $s
+        (local.set $a0 (f32x4.add (local.get $a0)
+          (f32x4.mul (v128.load32_splat (local.get $px)) (v128.load align=4 (local.get $pd)))))
+        (local.set $px (i32.add (local.get $px) (local.get $xs)))
+        (local.set $pd (i32.add (local.get $pd) (local.get $ds)))
+        (local.set $cnt (i32.sub (local.get $cnt) (i32.const 1)))
+        (br_if $s (local.get $cnt))))
+    (v128.store align=4 (local.get $pp)
+      (f32x4.add (v128.load align=4 (local.get $pp))
+        (f32x4.add
+          (f32x4.add (local.get $a0) (local.get $a1))
+          (f32x4.add (local.get $a2) (local.get $a3)))))
+  )
+
+  ;; As $rowSum8 for one channel.
+  (func $rowSumS
+    (param $px i32) (param $xs i32) (param $pd i32) (param $ds i32) (param $cnt i32)
+    (param $pp i32)
+    (local $a f32)
+    (loop $l
+      (local.set $a (f32.add (local.get $a)
+        (f32.mul (f32.load (local.get $px)) (f32.load (local.get $pd)))))
+      (local.set $px (i32.add (local.get $px) (local.get $xs)))
+      (local.set $pd (i32.add (local.get $pd) (local.get $ds)))
+      (local.set $cnt (i32.sub (local.get $cnt) (i32.const 1)))
+      (br_if $l (local.get $cnt)))
+    (f32.store (local.get $pp) (f32.add (f32.load (local.get $pp)) (local.get $a)))
   )
 )
