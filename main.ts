@@ -36,7 +36,8 @@ const USAGE = `usage:
     --limit N         use only N train and N validation faces (quick runs)
     --backend B       auto | webgpu | wasm | cpu (auto)
     --workers N|auto  data-parallel replicas on CPU backends: the main thread plus N-1
-                      Deno Workers, gradients averaged each step (1)
+                      Deno Workers, gradients averaged each step (auto: one per core,
+                      at most 4 and at least 4 images each; 1 on WebGPU)
     --quiet           no progress bar
     --no-check        skip the start-up gradient comparison with the cpu backend
   part3 only (300-W, default data ../shared/data/300w or $FACEKIT_300W):
@@ -58,16 +59,9 @@ const USAGE = `usage:
   main.ts export --model DIR --out FILE.onnx
     ONNX (opset 17) export of a model folder`;
 
-/**
- * `--workers`: a count, or `auto` = one replica per core on CPU backends
- * (at most 4, and at least 4 images per replica), 1 on WebGPU.
- */
-function parseWorkers(v: string, backend: string, batch: number): number {
-  if (v === "auto") {
-    if (backend === "webgpu") return 1;
-    const cores = navigator.hardwareConcurrency ?? 1;
-    return Math.max(1, Math.min(cores, 4, Math.floor(batch / 4)));
-  }
+/** `--workers`: a count, or `auto` (resolved once the backend is final). */
+function parseWorkers(v: string, batch: number): number | "auto" {
+  if (v === "auto") return "auto";
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 64) {
     throw new Error(`--workers: use auto or an integer from 1 to 64 (got "${v}")`);
@@ -119,7 +113,7 @@ async function trainPart3(args: string[]): Promise<void> {
       head: { type: "string", default: "regression" },
       limit: { type: "string" },
       backend: { type: "string", default: "auto" },
-      workers: { type: "string", default: "1" },
+      workers: { type: "string", default: "auto" },
       quiet: { type: "boolean", default: false },
       "no-check": { type: "boolean", default: false },
     },
@@ -156,7 +150,7 @@ async function trainPart3(args: string[]): Promise<void> {
     limit: values.limit ? num(values.limit, 0, "limit") : undefined,
     quiet: values.quiet,
     check: !values["no-check"],
-    workers: parseWorkers(values.workers!, backend.name, batch),
+    workers: parseWorkers(values.workers!, batch),
   });
   console.log(JSON.stringify(summary, null, 2));
 }
@@ -272,7 +266,7 @@ async function trainCommand(args: string[]): Promise<void> {
       decay: { type: "string", default: "constant" },
       limit: { type: "string" },
       backend: { type: "string", default: "auto" },
-      workers: { type: "string", default: "1" },
+      workers: { type: "string", default: "auto" },
       quiet: { type: "boolean", default: false },
       "no-check": { type: "boolean", default: false },
     },
@@ -305,7 +299,7 @@ async function trainCommand(args: string[]): Promise<void> {
     limit: values.limit ? num(values.limit, 0, "limit") : undefined,
     quiet: values.quiet,
     check: !values["no-check"],
-    workers: parseWorkers(values.workers!, backend.name, batch),
+    workers: parseWorkers(values.workers!, batch),
   });
   console.log(JSON.stringify(summary, null, 2));
 }

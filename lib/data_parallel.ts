@@ -131,6 +131,27 @@ export function signalFailure(control: Int32Array): void {
 }
 
 /**
+ * The number of replicas `--workers auto` means: one per core on CPU
+ * backends, at most 4 and at least 4 images per replica; 1 on WebGPU
+ * (the device is already parallel).
+ *
+ * @example
+ * ```ts
+ * import { autoWorkers } from "./data_parallel.ts";
+ * console.log(autoWorkers("webgpu", 16, 8)); // 1
+ * console.log(autoWorkers("wasm", 8, 2)); // 2
+ * ```
+ */
+export function autoWorkers(
+  backend: BackendInfo["name"],
+  batch: number,
+  cores: number = navigator.hardwareConcurrency ?? 1,
+): number {
+  if (backend === "webgpu") return 1;
+  return Math.max(1, Math.min(cores, 4, Math.floor(batch / 4)));
+}
+
+/**
  * Splits `size` items into `parties` contiguous shares as equal as
  * possible (earlier shares get the remainder).
  *

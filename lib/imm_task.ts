@@ -53,8 +53,8 @@ export interface ImmRunOptions {
   quiet?: boolean;
   /** Compare one step's gradients with the cpu backend before training (default true). */
   check?: boolean;
-  /** Data-parallel replicas, main thread included (default 1). */
-  workers?: number;
+  /** Data-parallel replicas, main thread included, or `auto` (default 1). */
+  workers?: number | "auto";
   /** Regression CNN (the course's nets) or the heatmap U-Net with soft-argmax. */
   head?: "regression" | "heatmap";
   /** Learning-rate decay (default constant, as the course). */

@@ -19,7 +19,7 @@ import {
 } from "./checkpoint.ts";
 import { ensureDir, writeFileAtomic } from "./fs_util.ts";
 import type { BackendInfo } from "./backend.ts";
-import { createDataParallel, type DataParallel } from "./data_parallel.ts";
+import { autoWorkers, createDataParallel, type DataParallel } from "./data_parallel.ts";
 import { hostLoss, type LossName } from "./losses.ts";
 import { createOptimizer } from "./optimizer.ts";
 import { trainingLossFromSpec } from "./training_loss.ts";
@@ -98,9 +98,10 @@ export interface TrainConfig {
   trainingLoss?: (model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor) => tf.Scalar;
   /**
    * Data-parallel replicas (main thread + workers, see
-   * `data_parallel.ts`); 1 (default) trains on the main thread only.
+   * `data_parallel.ts`); 1 (default) trains on the main thread only;
+   * `auto` is {@link autoWorkers} for the backend in use.
    */
-  workers?: number;
+  workers?: number | "auto";
   /** The active backend (needed by `workers`; default the current one). */
   backend?: BackendInfo["name"];
   /** Extra validation metrics from all predictions and targets. */
@@ -264,7 +265,8 @@ export async function train(
   const schedule = cfg.schedule ?? { warmupEpochs: 0, decay: "constant" };
   const lossSpec = { loss: cfg.loss, beta: cfg.lossBeta, head: cfg.head ?? "regression" } as const;
   const lossFn = cfg.trainingLoss ?? trainingLossFromSpec(lossSpec);
-  const workers = cfg.workers ?? 1;
+  const backendName = cfg.backend ?? (tf.getBackend() as BackendInfo["name"]);
+  const workers = cfg.workers === "auto" ? autoWorkers(backendName, cfg.batch) : cfg.workers ?? 1;
   if (workers > 1 && cfg.trainingLoss) {
     throw new Error("train: a custom trainingLoss cannot run in data-parallel workers");
   }
@@ -297,11 +299,15 @@ export async function train(
   if (workers > 1) {
     dp = await createDataParallel(model, optimizer, {
       workers,
-      backend: cfg.backend ?? (tf.getBackend() as BackendInfo["name"]),
+      backend: backendName,
       loss: lossSpec,
       lr: cfg.lr,
     });
-    log(`data-parallel: ${workers} replicas (main thread + ${workers - 1} workers)`);
+    log(
+      `data-parallel: ${workers} replicas (the main thread and ${workers - 1} Deno Worker${
+        workers > 2 ? "s" : ""
+      })`,
+    );
   }
   try {
     for (let epoch = state.epoch; epoch < cfg.epochs; epoch++) {

@@ -84,8 +84,8 @@ export interface Part3Options {
   quiet?: boolean;
   /** Compare one step's gradients with the cpu backend before training (default true). */
   check?: boolean;
-  /** Data-parallel replicas, main thread included (default 1). */
-  workers?: number;
+  /** Data-parallel replicas, main thread included, or `auto` (default 1). */
+  workers?: number | "auto";
   /** ResNet regression or the heatmap U-Net with soft-argmax. */
   head?: "regression" | "heatmap";
 }

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { setupBackend } from "../lib/backend.ts";
-import { barrier, createDataParallel, splitBatch } from "../lib/data_parallel.ts";
+import { autoWorkers, barrier, createDataParallel, splitBatch } from "../lib/data_parallel.ts";
 import { createOptimizer } from "../lib/optimizer.ts";
 import { createRng } from "../lib/random.ts";
 import { train } from "../lib/train.ts";
@@ -51,6 +51,14 @@ Deno.test("splitBatch shares a batch as evenly as possible", () => {
   assert.deepEqual(splitBatch(5, 2), [3, 2]);
   assert.deepEqual(splitBatch(1, 2), [1, 0]);
   assert.deepEqual(splitBatch(7, 3), [3, 2, 2]);
+});
+
+Deno.test("autoWorkers: one replica per core on CPU backends, at least 4 images each", () => {
+  assert.equal(autoWorkers("wasm", 8, 2), 2);
+  assert.equal(autoWorkers("wasm", 16, 16), 4);
+  assert.equal(autoWorkers("wasm", 4, 2), 1);
+  assert.equal(autoWorkers("cpu", 32, 1), 1);
+  assert.equal(autoWorkers("webgpu", 32, 8), 1);
 });
 
 Deno.test("barrier throws when the group has failed instead of waiting", () => {
