@@ -2,27 +2,13 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { registerWasmTrainingKernels, setCol2ImMode } from "../lib/wasm_kernels.ts";
 import { buildResNet } from "../lib/resnet.ts";
+import { numel, randomData, relError } from "./kernel_test_util.ts";
 
 registerWasmTrainingKernels();
 registerWasmTrainingKernels(); // idempotent
 
 type Shape4 = [number, number, number, number];
 type Pad = "same" | "valid" | number | tf.backend_util.ExplicitPadding;
-
-/** Deterministic uniform values in [-1, 1). */
-function randomData(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
-function numel(shape: number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
 
 /** Runs `fn` on `backend` and returns its output values. */
 async function on(
@@ -34,17 +20,6 @@ async function on(
   const data = await t.data() as Float32Array;
   t.dispose();
   return data;
-}
-
-function relError(actual: Float32Array, expected: Float32Array): number {
-  assert.equal(actual.length, expected.length);
-  let diff = 0;
-  let scale = 1e-6;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
 }
 
 /** Computes `fn` on cpu and on wasm and asserts they agree. */

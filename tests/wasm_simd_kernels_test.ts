@@ -8,37 +8,11 @@ import { createAdam } from "../lib/wasm_adam.ts";
 import { setSimdKernelsEnabled, simdKernelCalls } from "../lib/wasm_simd_kernels.ts";
 import { WASM_SIMD_KERNELS_BASE64 } from "../lib/wasm_simd_kernels_binary.ts";
 import { expectedBinarySource, listWasmModules } from "../tasks/build_wasm.ts";
+import { numel, randomData, relError } from "./kernel_test_util.ts";
 
 const info = await setupBackend("wasm");
 
 type Shape4 = [number, number, number, number];
-
-/** Deterministic uniform values in [-1, 1). */
-function randomData(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
-function numel(shape: number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-/** max |a - b| / max |b|. */
-function relError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length);
-  let diff = 0;
-  let scale = 1e-6;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
-}
 
 /** Asserts equal values (+0 and -0 count as equal, NaN equals NaN). */
 function assertExact(actual: ArrayLike<number>, expected: ArrayLike<number>, label: string): void {
