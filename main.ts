@@ -232,7 +232,11 @@ async function doctorCommand(args: string[]): Promise<void> {
     }
   }
   if (failed) throw new Error(`${failed} of ${nets.length} nets disagree with cpu on ${info.name}`);
-  console.log(`all ${nets.length} nets agree with cpu on ${info.name}`);
+  console.log(
+    info.auto
+      ? `all ${nets.length} nets: auto found a backend that agrees with cpu`
+      : `all ${nets.length} nets agree with cpu on ${info.name}`,
+  );
 }
 
 async function exportCommand(args: string[]): Promise<void> {
