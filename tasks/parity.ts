@@ -6,6 +6,7 @@
  * ```sh
  * deno task parity [--nets part1,part2,part3-resnet,part3-unet] [--backends cpu,wasm,webgpu]
  *   [--steps 20] [--batch N] [--seed 1] [--lr X] [--out runs/parity] [--synthetic]
+ *   [--cpu-workers N]
  * ```
  *
  * For each net: the model is built with the seed on cpu and its initial
@@ -39,6 +40,8 @@ import { setupBackend } from "../lib/backend.ts";
 import type { ModelMeta } from "../lib/checkpoint.ts";
 import { ensureDir, writeFileAtomic } from "../lib/fs_util.ts";
 import { heatmapTrainingLoss } from "../lib/heatmap.ts";
+import { createDataParallel } from "../lib/data_parallel.ts";
+import type { TrainingLossSpec } from "../lib/training_loss.ts";
 import { prepareImm, resolveImmDir } from "../lib/imm_task.ts";
 import { keypointSource } from "../lib/keypoint_source.ts";
 import { IBUG68, IMM58, IMM_NOSE_TIP } from "../lib/layouts.ts";
@@ -113,6 +116,7 @@ export async function runSteps(
   lr: number,
   loss: TrainingLoss,
   onStep?: (step: number, loss: number, seconds: number) => void,
+  parallel?: { workers: number; loss: TrainingLossSpec },
 ): Promise<StepRun> {
   await setupBackend(backend);
   const model = build();
@@ -128,14 +132,29 @@ export async function runSteps(
   const [h, w, c] = batches.inputShape;
   const losses: number[] = [];
   const stepSeconds: number[] = [];
+  // Data-parallel replicas (same arithmetic, split batch): only for nets
+  // without BatchNorm, whose gradients do not depend on the split.
+  const dp = parallel && parallel.workers > 1
+    ? await createDataParallel(model, optimizer, {
+      workers: parallel.workers,
+      backend,
+      loss: parallel.loss,
+      lr,
+    })
+    : null;
   for (let s = 0; s < batches.x.length; s++) {
     const size = batches.y[s].length / batches.outputs;
     const t0 = performance.now();
-    const x = tf.tensor4d(batches.x[s], [size, h, w, c]);
-    const y = tf.tensor2d(batches.y[s], [size, batches.outputs]);
-    const cost = optimizer.minimize(() => loss(model, x, y), true, vars) as tf.Scalar;
-    const v = (await cost.data())[0];
-    tf.dispose([x, y, cost]);
+    let v: number;
+    if (dp) {
+      v = await dp.step(batches.x[s], batches.y[s], size, lr);
+    } else {
+      const x = tf.tensor4d(batches.x[s], [size, h, w, c]);
+      const y = tf.tensor2d(batches.y[s], [size, batches.outputs]);
+      const cost = optimizer.minimize(() => loss(model, x, y), true, vars) as tf.Scalar;
+      v = (await cost.data())[0];
+      tf.dispose([x, y, cost]);
+    }
     const sec = (performance.now() - t0) / 1000;
     losses.push(v);
     stepSeconds.push(sec);
@@ -144,6 +163,7 @@ export async function runSteps(
   const final = await Promise.all(
     model.getWeights().map(async (t) => Float32Array.from(await t.data() as Float32Array)),
   );
+  dp?.close();
   optimizer.dispose();
   model.dispose();
   return { losses, stepSeconds, final };
@@ -270,6 +290,8 @@ export interface NetSpec {
   build: (seed: number, meanShape?: Float32Array) => tf.LayersModel;
   /** The training loss. */
   loss: TrainingLoss;
+  /** The same loss as data, for `--cpu-workers` (nets without BatchNorm only). */
+  lossSpec?: TrainingLossSpec;
 }
 
 const P3_SIZE = 112;
@@ -303,6 +325,7 @@ export function netSpec(id: NetId): NetSpec {
         lossName: "mse",
         build: (seed) => buildPart1({ seed }),
         loss: regression(mse),
+        lossSpec: { loss: "mse", head: "regression" },
       };
     case "part2":
       return {
@@ -314,6 +337,7 @@ export function netSpec(id: NetId): NetSpec {
         lossName: "mse",
         build: (seed) => buildPart2({ seed }),
         loss: regression(mse),
+        lossSpec: { loss: "mse", head: "regression" },
       };
     case "part3-resnet":
       return {
@@ -769,6 +793,8 @@ export interface ParityOptions {
   synthetic: boolean;
   /** Tolerances. */
   tolerances: Tolerances;
+  /** Data-parallel replicas for the cpu reference (nets without BatchNorm). */
+  cpuWorkers?: number;
 }
 
 /**
@@ -852,7 +878,20 @@ export async function parityForNet(id: NetId, o: ParityOptions): Promise<ParityR
     cpu = await loadCpuCache(o.out, key, initHash, batchHash);
     if (cpu) log(`cpu reference from the cache (${o.out}/${id}-cpu.json)`);
     else {
-      cpu = await runSteps("cpu", build, init, batches, lr, spec.loss, onStep("cpu"));
+      const workers = o.cpuWorkers ?? 1;
+      if (workers > 1 && !spec.lossSpec) {
+        throw new Error(`--cpu-workers: ${id} has BatchNorm; its reference must run whole`);
+      }
+      cpu = await runSteps(
+        "cpu",
+        build,
+        init,
+        batches,
+        lr,
+        spec.loss,
+        onStep("cpu"),
+        workers > 1 ? { workers, loss: spec.lossSpec! } : undefined,
+      );
       await saveCpuCache(o.out, key, initHash, batchHash, cpu);
       rows.push({ ...row("cpu", cpu), cached: false });
     }
@@ -932,6 +971,7 @@ export async function main(args: string[]): Promise<number> {
         synthetic: { type: "boolean", default: false },
         "tol-loss": { type: "string", default: "1e-3" },
         "tol-weight": { type: "string", default: "1e-3" },
+        "cpu-workers": { type: "string", default: "1" },
       },
     }).values;
   } catch (e) {
@@ -949,6 +989,7 @@ export async function main(args: string[]): Promise<number> {
       lr: positive(values.lr, "lr"),
       out: values.out!,
       synthetic: values.synthetic!,
+      cpuWorkers: positive(values["cpu-workers"], "cpu-workers"),
       tolerances: {
         relLoss: positive(values["tol-loss"], "tol-loss")!,
         weightsOverStep: positive(values["tol-weight"], "tol-weight")!,
