@@ -13,7 +13,7 @@ import { registerCpuKernelFixes } from "./cpu_kernels.ts";
 import { registerWasmTrainingKernels } from "./wasm_kernels.ts";
 import { useEmbeddedWasm } from "./wasm_source.ts";
 import { selfCheck, type SelfCheckResult } from "./self_check.ts";
-import { mseLoss } from "./losses.ts";
+import { syntheticStep } from "./synthetic_step.ts";
 
 // tfjs's cpu backend prints a banner recommending tfjs-node (which cannot be
 // installed here) on first use under Node-compatible runtimes; PROD mode
@@ -156,7 +156,8 @@ export async function setupBackend(name: BackendName): Promise<BackendInfo> {
 }
 
 /**
- * Milliseconds per training step (forward, MSE, backward, Adam) of a fresh
+ * Milliseconds per training step (forward, MSE, backward, the training
+ * optimizer) of a fresh
  * `build()` on the active backend at `batch`, after one warm-up step; stops
  * timing after `budgetMs`.
  */
@@ -166,21 +167,7 @@ async function timeTrainingStep(
   budgetMs: number,
 ): Promise<number> {
   const model = build();
-  const [, h, w, c] = model.inputs[0].shape as number[];
-  const out = (model.outputs[0].shape as number[])[1];
-  const x = tf.randomUniform([batch, h, w, c], -0.5, 0.5, "float32", 7);
-  const y = tf.randomUniform([batch, out], 0.2, 0.8, "float32", 8);
-  const opt = tf.train.adam(1e-4);
-  const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
-  const step = async (): Promise<void> => {
-    const cost = opt.minimize(
-      () => mseLoss(y, model.apply(x, { training: true }) as tf.Tensor),
-      true,
-      vars,
-    )!;
-    await cost.data();
-    cost.dispose();
-  };
+  const { step, dispose } = syntheticStep(model, batch);
   try {
     await step();
     const t0 = performance.now();
@@ -191,8 +178,7 @@ async function timeTrainingStep(
     } while (n < 3 && performance.now() - t0 < budgetMs);
     return (performance.now() - t0) / n;
   } finally {
-    tf.dispose([x, y]);
-    opt.dispose();
+    dispose();
     model.dispose();
   }
 }

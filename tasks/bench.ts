@@ -20,7 +20,7 @@ import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
 import { hasWebGpu, setupBackend } from "../lib/backend.ts";
 import { createDataParallel, type StepTimings } from "../lib/data_parallel.ts";
-import { mseLoss } from "../lib/losses.ts";
+import { syntheticStep } from "../lib/synthetic_step.ts";
 import { createOptimizer } from "../lib/optimizer.ts";
 import { buildPart1, buildPart2, forwardFlops } from "../lib/models.ts";
 import { buildResNet } from "../lib/resnet.ts";
@@ -138,7 +138,6 @@ async function benchParallel(
 async function benchNet(name: string, backend: string, secs: number): Promise<Row[]> {
   const model = NETS[name]();
   const [, h, w, c] = model.inputs[0].shape as number[];
-  const outputs = (model.outputs[0].shape as number[])[1];
   const flops = forwardFlops(model);
   const rows: Row[] = [];
   const cap = backend === "cpu" ? Math.min(secs, 3) : secs;
@@ -149,20 +148,9 @@ async function benchNet(name: string, backend: string, secs: number): Promise<Ro
       console.error(`  ${name} train b32: skipped (exceeds the 4 GiB wasm memory)`);
       continue;
     }
-    const x = tf.randomNormal([batch, h, w, c], 0, 0.3, "float32", 1);
-    const y = tf.randomUniform([batch, outputs], 0.3, 0.7, "float32", 2);
-    const opt = createOptimizer(1e-4);
-    const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
+    const train = syntheticStep(model, batch);
     const ms = await timeIt(
-      async () => {
-        const cost = opt.minimize(
-          () => mseLoss(y, model.apply(x, { training: true }) as tf.Tensor),
-          true,
-          vars,
-        )!;
-        await cost.data();
-        cost.dispose();
-      },
+      () => train.step(),
       cap,
       1,
     );
@@ -175,8 +163,7 @@ async function benchNet(name: string, backend: string, secs: number): Promise<Ro
       msPerStep: ms,
       gflops: 3 * flops * batch / (ms / 1e3) / 1e9,
     });
-    tf.dispose([x, y]);
-    opt.dispose();
+    train.dispose();
   }
   for (const batch of [1, 32]) {
     if (backend === "cpu" && batch === 32 && name !== "part1") continue;

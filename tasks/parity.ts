@@ -39,13 +39,12 @@ import { DEFAULT_AUGMENT } from "../lib/augment.ts";
 import { setupBackend } from "../lib/backend.ts";
 import type { ModelMeta } from "../lib/checkpoint.ts";
 import { ensureDir, writeFileAtomic } from "../lib/fs_util.ts";
-import { heatmapTrainingLoss } from "../lib/heatmap.ts";
 import { createDataParallel } from "../lib/data_parallel.ts";
-import type { TrainingLossSpec } from "../lib/training_loss.ts";
+import { trainingLossFromSpec, type TrainingLossSpec } from "../lib/training_loss.ts";
+import { createOptimizer } from "../lib/optimizer.ts";
 import { prepareImm, resolveImmDir } from "../lib/imm_task.ts";
 import { keypointSource } from "../lib/keypoint_source.ts";
 import { IBUG68, IMM58, IMM_NOSE_TIP } from "../lib/layouts.ts";
-import { lossFunction } from "../lib/losses.ts";
 import { buildPart1, buildPart2 } from "../lib/models.ts";
 import { normaliseImageInto, normalisePoints } from "../lib/preprocess.ts";
 import { createRng, type Rng, shuffle } from "../lib/random.ts";
@@ -65,9 +64,6 @@ export type ParityBackend = "cpu" | "wasm" | "webgpu";
 
 /** All net ids, in report order. */
 export const NET_IDS: NetId[] = ["part1", "part2", "part3-resnet", "part3-unet"];
-
-/** A training loss as `lib/train.ts` calls it inside `optimizer.minimize`. */
-export type TrainingLoss = (model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor) => tf.Scalar;
 
 /** Fixed training batches on the host. */
 export interface HostBatches {
@@ -104,7 +100,7 @@ export interface StepRun {
  * @example
  * ```ts ignore
  * import { runSteps } from "./parity.ts";
- * const r = await runSteps("wasm", () => buildPart1({ seed: 1 }), init, batches, 1e-3, loss);
+ * const r = await runSteps("wasm", () => buildPart1({ seed: 1 }), init, batches, 1e-3, { loss: "mse", head: "regression" });
  * console.log(r.losses);
  * ```
  */
@@ -114,9 +110,9 @@ export async function runSteps(
   init: Float32Array[],
   batches: HostBatches,
   lr: number,
-  loss: TrainingLoss,
+  loss: TrainingLossSpec,
   onStep?: (step: number, loss: number, seconds: number) => void,
-  parallel?: { workers: number; loss: TrainingLossSpec },
+  workers = 1,
 ): Promise<StepRun> {
   await setupBackend(backend);
   const model = build();
@@ -127,20 +123,16 @@ export async function runSteps(
   const initTensors = init.map((w, i) => tf.tensor(w, shapes[i]));
   model.setWeights(initTensors);
   tf.dispose(initTensors);
-  const optimizer = tf.train.adam(lr);
+  const optimizer = createOptimizer(lr);
+  const lossFn = trainingLossFromSpec(loss);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const [h, w, c] = batches.inputShape;
   const losses: number[] = [];
   const stepSeconds: number[] = [];
   // Data-parallel replicas (same arithmetic, split batch): only for nets
   // without BatchNorm, whose gradients do not depend on the split.
-  const dp = parallel && parallel.workers > 1
-    ? await createDataParallel(model, optimizer, {
-      workers: parallel.workers,
-      backend,
-      loss: parallel.loss,
-      lr,
-    })
+  const dp = workers > 1
+    ? await createDataParallel(model, optimizer, { workers, backend, loss, lr })
     : null;
   for (let s = 0; s < batches.x.length; s++) {
     const size = batches.y[s].length / batches.outputs;
@@ -151,7 +143,7 @@ export async function runSteps(
     } else {
       const x = tf.tensor4d(batches.x[s], [size, h, w, c]);
       const y = tf.tensor2d(batches.y[s], [size, batches.outputs]);
-      const cost = optimizer.minimize(() => loss(model, x, y), true, vars) as tf.Scalar;
+      const cost = optimizer.minimize(() => lossFn(model, x, y), true, vars) as tf.Scalar;
       v = (await cost.data())[0];
       tf.dispose([x, y, cost]);
     }
@@ -289,9 +281,7 @@ export interface NetSpec {
   /** Builds the model (seeded; `meanShape` only matters to the ResNet). */
   build: (seed: number, meanShape?: Float32Array) => tf.LayersModel;
   /** The training loss. */
-  loss: TrainingLoss;
-  /** The same loss as data, for `--cpu-workers` (nets without BatchNorm only). */
-  lossSpec?: TrainingLossSpec;
+  loss: TrainingLossSpec;
 }
 
 const P3_SIZE = 112;
@@ -309,10 +299,8 @@ const P3_SIZE = 112;
  * ```
  */
 export function netSpec(id: NetId): NetSpec {
-  const mse = lossFunction("mse");
-  const sl1 = lossFunction("smoothl1", 1 / P3_SIZE);
-  const regression = (f: typeof mse): TrainingLoss => (m, x, y) =>
-    f(y, m.apply(x, { training: true }) as tf.Tensor);
+  const mse: TrainingLossSpec = { loss: "mse", head: "regression" };
+  const sl1: TrainingLossSpec = { loss: "smoothl1", beta: 1 / P3_SIZE, head: "regression" };
   const p3Lr = learningRate(2e-3, 0, 40, { warmupEpochs: 1, decay: "cosine" });
   switch (id) {
     case "part1":
@@ -324,8 +312,7 @@ export function netSpec(id: NetId): NetSpec {
         lr: 1e-3,
         lossName: "mse",
         build: (seed) => buildPart1({ seed }),
-        loss: regression(mse),
-        lossSpec: { loss: "mse", head: "regression" },
+        loss: mse,
       };
     case "part2":
       return {
@@ -336,8 +323,7 @@ export function netSpec(id: NetId): NetSpec {
         lr: 1e-3,
         lossName: "mse",
         build: (seed) => buildPart2({ seed }),
-        loss: regression(mse),
-        lossSpec: { loss: "mse", head: "regression" },
+        loss: mse,
       };
     case "part3-resnet":
       return {
@@ -358,7 +344,7 @@ export function netSpec(id: NetId): NetSpec {
             seed,
             outputs: 136,
           }),
-        loss: regression(sl1),
+        loss: sl1,
       };
     case "part3-unet":
       return {
@@ -377,7 +363,7 @@ export function netSpec(id: NetId): NetSpec {
             outputStride: 4,
             seed,
           }),
-        loss: (m, x, y) => heatmapTrainingLoss(m, x, y as tf.Tensor2D, { coordLoss: sl1 }),
+        loss: { ...sl1, head: "heatmap" },
       };
   }
 }
@@ -837,6 +823,7 @@ export async function parityForNet(id: NetId, o: ParityOptions): Promise<ParityR
   await setupBackend("cpu");
   const m0 = build();
   const names = m0.weights.map((w) => w.originalName);
+  const batchNorm = m0.layers.some((l) => l.getClassName() === "BatchNormalization");
   const init = await Promise.all(
     m0.getWeights().map(async (t) => Float32Array.from(await t.data() as Float32Array)),
   );
@@ -879,7 +866,7 @@ export async function parityForNet(id: NetId, o: ParityOptions): Promise<ParityR
     if (cpu) log(`cpu reference from the cache (${o.out}/${id}-cpu.json)`);
     else {
       const workers = o.cpuWorkers ?? 1;
-      if (workers > 1 && !spec.lossSpec) {
+      if (workers > 1 && batchNorm) {
         throw new Error(`--cpu-workers: ${id} has BatchNorm; its reference must run whole`);
       }
       cpu = await runSteps(
@@ -890,7 +877,7 @@ export async function parityForNet(id: NetId, o: ParityOptions): Promise<ParityR
         lr,
         spec.loss,
         onStep("cpu"),
-        workers > 1 ? { workers, loss: spec.lossSpec! } : undefined,
+        workers,
       );
       await saveCpuCache(o.out, key, initHash, batchHash, cpu);
       rows.push({ ...row("cpu", cpu), cached: false });
