@@ -395,22 +395,9 @@ export function simdMatMul(
  * const conv: ConvFilterGeometry = { ...info, top: info.padInfo.top, left: info.padInfo.left };
  * ```
  */
-export interface ConvFilterGeometry {
-  batchSize: number;
-  inHeight: number;
-  inWidth: number;
-  inChannels: number;
-  outHeight: number;
-  outWidth: number;
+export interface ConvFilterGeometry extends PoolGeometry {
+  /** Output channels (filters). */
   outChannels: number;
-  filterHeight: number;
-  filterWidth: number;
-  strideHeight: number;
-  strideWidth: number;
-  /** Rows of padding above the input (output row 0 starts at input row -top). */
-  top: number;
-  /** Columns of padding left of the input. */
-  left: number;
 }
 
 /**
