@@ -8,25 +8,25 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { parseBackend, requireSelfCheck, setupBackend } from "./lib/backend.ts";
-import { buildPart1, buildPart2 } from "./lib/models.ts";
-import { buildResNet } from "./lib/resnet.ts";
-import { resolveImmDir, runImm } from "./lib/imm_task.ts";
-import { evaluateFolder, runPart3 } from "./lib/w300_task.ts";
-import { predictCli } from "./lib/predict_cli.ts";
-import { createDetector } from "./lib/detector.ts";
-import { writeKaggle } from "./lib/kaggle.ts";
+import { CliExit, parseCli, runCli, usageError } from "./lib/cli/args.ts";
+import { parseBackend, requireSelfCheck, setupBackend } from "./lib/backends/backend.ts";
+import { buildPart1, buildPart2 } from "./lib/models/course_cnn.ts";
+import { buildResNet } from "./lib/models/resnet.ts";
+import { resolveImmDir, runImm } from "./lib/course/imm_task.ts";
+import { evaluateFolder, runPart3 } from "./lib/course/w300_task.ts";
+import { predictCli } from "./lib/cli/predict.ts";
+import { createKeypointEstimator } from "./lib/infer/keypoint_estimator.ts";
+import { writeKaggle } from "./lib/course/kaggle.ts";
 import { exportOnnxFile } from "./lib/onnx/export.ts";
-import { resolve300wDir, W300_SPLIT } from "./lib/w300.ts";
+import { resolve300wDir, W300_SPLIT } from "./lib/data/w300.ts";
 
-const USAGE = `usage:
-  main.ts train part1|part2|part3 [options]
+const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
+  part1: IMM nose tip (80x60); part2: IMM 58 points (160x120); part3: 300-W 68 points
     --data DIR        IMM folder (default $FACEKIT_IMM or ../shared/data/imm_face_db)
     --out DIR         output folder (default runs/<part>)
-    --epochs N        epochs (part1 40, part2 30)
-    --batch N         batch size (8)
-    --lr X            Adam learning rate (1e-3)
+    --epochs N        epochs (part1 40, part2 30, part3 40)
+    --batch N         batch size (8; part3 16)
+    --lr X            Adam learning rate (1e-3; part3 2e-3)
     --seed N          random seed (1)
     --resume          continue from <out>/last
     --augment / --no-augment   augmentation (part1 off, part2 on)
@@ -45,19 +45,30 @@ const USAGE = `usage:
     --depth 18|34|50  ResNet depth (18)       --width X        channel multiplier (0.5)
     --wide            Wide-ResNet-50-2 (bottleneck width x2)
     --box-scale X     box enlargement per side (0.25)   --jitter X  box jitter (0.05)
-    --loss smoothl1|mse (smoothl1)  --warmup N (1)  --decay cosine|step|constant (cosine)
-  main.ts eval --model DIR [--data DIR ...] [--pictures DIR]
-    NME, failure rate, AUC@8 and MAE of a 68-point model on labelled folders
-    (default: the 300-W validation subset helen_testset)
-  main.ts predict IMAGE [--box x,y,w,h] [--model part3|part2|part1|DIR] [--out PNG] [--json]
-    the same as: deno run --allow-read mod.ts predict ...
-  main.ts kaggle --model DIR --xml FILE [--out submission.csv]
-    the course's Kaggle CSV (Id,Predicted; original-image pixels) for every box of a dlib XML
-  main.ts doctor [--backend auto|webgpu|wasm]
-    one training step of each net on the backend, gradients compared with cpu
-    (auto: every available backend, checked and timed, and the one auto picks)
-  main.ts export --model DIR --out FILE.onnx
-    ONNX (opset 17) export of a model folder`;
+    --loss smoothl1|mse (smoothl1)  --warmup N (1)  --decay cosine|step|constant (cosine)`;
+
+const EVAL_USAGE = `usage: main.ts eval --model DIR [--data DIR ...] [--pictures DIR] [--backend B]
+  NME, failure rate, AUC@8 and MAE of a 68-point model on labelled folders
+  (default: the 300-W validation subset helen_testset)`;
+
+const KAGGLE_USAGE =
+  `usage: main.ts kaggle --model DIR --xml FILE [--out submission.csv] [--backend B]
+  the course's Kaggle CSV (Id,Predicted; original-image pixels) for every box of a dlib XML`;
+
+const DOCTOR_USAGE = `usage: main.ts doctor [--backend auto|webgpu|wasm|cpu]
+  one training step of each net on the backend, gradients compared with cpu
+  (auto: every available backend, checked and timed, and the one auto picks)`;
+
+const EXPORT_USAGE = `usage: main.ts export --model DIR --out FILE.onnx
+  ONNX (opset 17) export of a model folder`;
+
+const USAGE = `usage: main.ts COMMAND [options]   (main.ts COMMAND --help for a command's options)
+  train part1|part2|part3   train a keypoint model (IMM nose tip, IMM 58 points, 300-W 68 points)
+  eval --model DIR          NME, failure rate, AUC and MAE on labelled 300-W folders
+  predict IMAGE...          keypoints of the faces in photos (as: deno run --allow-read mod.ts predict)
+  kaggle --model DIR --xml FILE   the course's Kaggle CSV for every box of a dlib XML
+  doctor                    check (and for auto, time) the training backends against cpu
+  export --model DIR --out FILE.onnx   ONNX export of a model folder`;
 
 /** `--workers`: a count, or `auto` (resolved once the backend is final). */
 function parseWorkers(v: string, batch: number): number | "auto" {
@@ -90,34 +101,31 @@ function num(v: string | undefined, d: number, name: string): number {
 }
 
 async function trainPart3(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      data: { type: "string" },
-      out: { type: "string", default: "runs/part3" },
-      epochs: { type: "string" },
-      batch: { type: "string" },
-      lr: { type: "string" },
-      seed: { type: "string" },
-      resume: { type: "boolean", default: false },
-      size: { type: "string" },
-      channels: { type: "string" },
-      depth: { type: "string" },
-      width: { type: "string" },
-      wide: { type: "boolean", default: false },
-      "box-scale": { type: "string" },
-      jitter: { type: "string" },
-      loss: { type: "string", default: "smoothl1" },
-      warmup: { type: "string" },
-      decay: { type: "string", default: "cosine" },
-      head: { type: "string", default: "regression" },
-      limit: { type: "string" },
-      backend: { type: "string", default: "auto" },
-      workers: { type: "string", default: "auto" },
-      quiet: { type: "boolean", default: false },
-      "no-check": { type: "boolean", default: false },
-    },
-  });
+  const { values } = parseCli(args, {
+    data: { type: "string" },
+    out: { type: "string", default: "runs/part3" },
+    epochs: { type: "string" },
+    batch: { type: "string" },
+    lr: { type: "string" },
+    seed: { type: "string" },
+    resume: { type: "boolean", default: false },
+    size: { type: "string" },
+    channels: { type: "string" },
+    depth: { type: "string" },
+    width: { type: "string" },
+    wide: { type: "boolean", default: false },
+    "box-scale": { type: "string" },
+    jitter: { type: "string" },
+    loss: { type: "string", default: "smoothl1" },
+    warmup: { type: "string" },
+    decay: { type: "string", default: "cosine" },
+    head: { type: "string", default: "regression" },
+    limit: { type: "string" },
+    backend: { type: "string", default: "auto" },
+    workers: { type: "string", default: "auto" },
+    quiet: { type: "boolean", default: false },
+    "no-check": { type: "boolean", default: false },
+  }, TRAIN_USAGE);
   const depth = num(values.depth, 18, "depth");
   if (![18, 34, 50].includes(depth)) throw new Error(`--depth: use 18, 34 or 50`);
   const channels = num(values.channels, 1, "channels");
@@ -156,16 +164,13 @@ async function trainPart3(args: string[]): Promise<void> {
 }
 
 async function evalCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      model: { type: "string" },
-      data: { type: "string", multiple: true },
-      pictures: { type: "string" },
-      backend: { type: "string", default: "auto" },
-    },
-  });
-  if (!values.model) throw new Error(`eval: --model DIR is required\n${USAGE}`);
+  const { values } = parseCli(args, {
+    model: { type: "string" },
+    data: { type: "string", multiple: true },
+    pictures: { type: "string" },
+    backend: { type: "string", default: "auto" },
+  }, EVAL_USAGE);
+  if (!values.model) throw usageError("eval: --model DIR is required", EVAL_USAGE);
   const dirs = values.data ?? W300_SPLIT.val.map((d) => `${resolve300wDir(undefined)}/${d}`);
   const backend = await setupBackend(parseBackend(values.backend!));
   console.log(`backend: ${backend.description}`);
@@ -184,29 +189,26 @@ async function evalCommand(args: string[]): Promise<void> {
 }
 
 async function kaggleCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      model: { type: "string" },
-      xml: { type: "string" },
-      out: { type: "string", default: "submission.csv" },
-      backend: { type: "string", default: "wasm" },
-    },
-  });
+  const { values } = parseCli(args, {
+    model: { type: "string" },
+    xml: { type: "string" },
+    out: { type: "string", default: "submission.csv" },
+    backend: { type: "string", default: "wasm" },
+  }, KAGGLE_USAGE);
   if (!values.model || !values.xml) {
-    throw new Error(`kaggle: --model DIR and --xml FILE are required`);
+    throw usageError("kaggle: --model DIR and --xml FILE are required", KAGGLE_USAGE);
   }
-  const detector = await createDetector({
+  const estimator = await createKeypointEstimator({
     model: values.model,
     backend: parseBackend(values.backend!),
   });
-  const n = await writeKaggle(detector, values.xml, values.out!);
-  detector.dispose();
-  console.log(`wrote ${values.out}: ${n} faces, ${n * detector.meta.points.length * 2} rows`);
+  const n = await writeKaggle(estimator, values.xml, values.out!);
+  estimator.dispose();
+  console.log(`wrote ${values.out}: ${n} faces, ${n * estimator.meta.points.length * 2} rows`);
 }
 
 async function doctorCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { backend: { type: "string", default: "auto" } } });
+  const { values } = parseCli(args, { backend: { type: "string", default: "auto" } }, DOCTOR_USAGE);
   const info = await setupBackend(parseBackend(values.backend!));
   console.log(`backend: ${info.description}`);
   const nets: [string, () => import("@tensorflow/tfjs").LayersModel][] = [
@@ -240,22 +242,23 @@ async function doctorCommand(args: string[]): Promise<void> {
 }
 
 async function exportCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCli(
     args,
-    options: { model: { type: "string" }, out: { type: "string" } },
-  });
+    { model: { type: "string" }, out: { type: "string" } },
+    EXPORT_USAGE,
+  );
   if (!values.model || !values.out) {
-    throw new Error(`export: --model DIR and --out FILE are required`);
+    throw usageError("export: --model DIR and --out FILE are required", EXPORT_USAGE);
   }
   const { bytes } = await exportOnnxFile(values.model, values.out);
   console.log(`wrote ${values.out} (${(bytes / 2 ** 20).toFixed(2)} MiB)`);
 }
 
 async function trainCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
+  if (args[0] === "part3") return await trainPart3(args.slice(1));
+  const { values, positionals } = parseCli(
     args,
-    allowPositionals: true,
-    options: {
+    {
       data: { type: "string" },
       out: { type: "string" },
       epochs: { type: "string" },
@@ -274,11 +277,15 @@ async function trainCommand(args: string[]): Promise<void> {
       quiet: { type: "boolean", default: false },
       "no-check": { type: "boolean", default: false },
     },
-  });
+    TRAIN_USAGE,
+    true,
+  );
   const part = positionals[0];
-  if (part === "part3") return await trainPart3(args.slice(1));
-  if (part !== "part1" && part !== "part2") {
-    throw new Error(`train: unknown part "${part ?? ""}"\n${USAGE}`);
+  if (positionals.length !== 1 || (part !== "part1" && part !== "part2")) {
+    throw usageError(
+      `train: expected part1, part2 or part3, got "${positionals.join(" ")}"`,
+      TRAIN_USAGE,
+    );
   }
   const data = resolveImmDir(values.data);
   const batch = num(values.batch, 8, "batch");
@@ -308,25 +315,25 @@ async function trainCommand(args: string[]): Promise<void> {
   console.log(JSON.stringify(summary, null, 2));
 }
 
-/** Runs the CLI with the given arguments. */
-export async function main(args: string[]): Promise<number> {
+/**
+ * Runs the CLI with the given arguments; returns the exit code (0 success
+ * or help, 1 failure, 2 usage error).
+ */
+export function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
-  try {
+  return runCli(async () => {
     if (command === "train") await trainCommand(rest);
     else if (command === "eval") await evalCommand(rest);
     else if (command === "predict") return await predictCli(args);
     else if (command === "export") await exportCommand(rest);
     else if (command === "doctor") await doctorCommand(rest);
     else if (command === "kaggle") await kaggleCommand(rest);
-    else {
-      console.error(USAGE);
-      return command === undefined || command === "help" ? 0 : 2;
-    }
-    return 0;
-  } catch (e) {
-    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
-    return 1;
-  }
+    else if (
+      command === undefined || command === "help" || command === "--help" || command === "-h"
+    ) {
+      throw new CliExit(0, USAGE);
+    } else throw usageError(`unknown command "${command}"`, USAGE);
+  });
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -6,13 +6,13 @@
  * permission; loading a model needs read access to its folder.
  *
  * ```ts ignore
- * import { createDetector } from "jsr:@facekit/keypoints";
+ * import { createKeypointEstimator } from "jsr:@facekit/keypoints";
  *
- * const detector = await createDetector({ model: "part3" });
+ * const estimator = await createKeypointEstimator({ model: "part3" });
  * const bytes = await Deno.readFile("face.jpg");
- * const { keypoints } = await detector.estimate(bytes);
+ * const { keypoints } = await estimator.estimate(bytes);
  * console.log(keypoints.find((k) => k.name === "nose_bridge_3"));
- * detector.dispose();
+ * estimator.dispose();
  * ```
  *
  * As a command:
@@ -27,6 +27,7 @@
 
 export {
   createDetector,
+  createKeypointEstimator,
   type Detector,
   type DetectorOptions,
   type EstimateOptions,
@@ -35,12 +36,14 @@ export {
   type ImageInput,
   type ImageTensor,
   type Keypoint,
-} from "./lib/detector.ts";
-export type { ModelMeta } from "./lib/checkpoint.ts";
-export type { BackendName } from "./lib/backend.ts";
-export type { RgbaLike } from "./lib/raster.ts";
+  type KeypointEstimator,
+  type KeypointEstimatorOptions,
+} from "./lib/infer/mod.ts";
+export type { ModelMeta } from "./lib/models/mod.ts";
+export type { BackendName } from "./lib/backends/mod.ts";
+export type { RgbaLike } from "./lib/image/mod.ts";
 
 if (import.meta.main) {
-  const { predictCli } = await import("./lib/predict_cli.ts");
+  const { predictCli } = await import("./lib/cli/predict.ts");
   Deno.exit(await predictCli(Deno.args));
 }

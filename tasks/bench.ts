@@ -10,21 +10,25 @@
  * ```
  *
  * `--workers 1,2` adds training rows (backend `wasm x2`) for data-parallel
- * training in Deno Workers (`lib/data_parallel.ts`): the batch is split
+ * training in Deno Workers (`lib/train/data_parallel.ts`): the batch is split
  * over the replicas, so batch 32 is 16 per replica.
  *
  * @module
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { parseArgs } from "node:util";
-import { hasWebGpu, setupBackend } from "../lib/backend.ts";
-import { createDataParallel, type StepTimings } from "../lib/data_parallel.ts";
-import { syntheticStep } from "../lib/synthetic_step.ts";
-import { createOptimizer } from "../lib/optimizer.ts";
-import { buildPart1, buildPart2, forwardFlops } from "../lib/models.ts";
-import { buildResNet } from "../lib/resnet.ts";
-import { buildHeatmapUNet } from "../lib/unet.ts";
+import { parseOrExit } from "../lib/cli/args.ts";
+import { hasWebGpu, setupBackend } from "../lib/backends/backend.ts";
+import { createDataParallel, type StepTimings } from "../lib/train/data_parallel.ts";
+import { syntheticStep } from "../lib/backends/synthetic_step.ts";
+import { createOptimizer } from "../lib/backends/optimizer.ts";
+import { buildPart1, buildPart2, forwardFlops } from "../lib/models/course_cnn.ts";
+import { buildResNet } from "../lib/models/resnet.ts";
+import { buildHeatmapUNet } from "../lib/models/unet.ts";
+
+const USAGE =
+  `usage: deno task bench [--nets part1,part2,resnet18,...] [--backends wasm,webgpu,cpu] [--workers 1,2] [--secs 6] [--json runs/bench.json]
+  training and inference speed of the nets per backend (img/s, ms per step, GFLOP/s)`;
 
 /** One measurement. */
 interface Row {
@@ -193,20 +197,17 @@ async function benchNet(name: string, backend: string, secs: number): Promise<Ro
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      nets: {
-        type: "string",
-        default:
-          "part1,part2,resnet18,resnet18-w0.5-112-gray,unet-heatmap-160x120,unet-heatmap-112-gray",
-      },
-      backends: { type: "string" },
-      secs: { type: "string", default: "6" },
-      json: { type: "string", default: "runs/bench.json" },
-      workers: { type: "string", default: "1" },
+  const { values } = parseOrExit(Deno.args, {
+    nets: {
+      type: "string",
+      default:
+        "part1,part2,resnet18,resnet18-w0.5-112-gray,unet-heatmap-160x120,unet-heatmap-112-gray",
     },
-  });
+    backends: { type: "string" },
+    secs: { type: "string", default: "6" },
+    json: { type: "string", default: "runs/bench.json" },
+    workers: { type: "string", default: "1" },
+  }, USAGE);
   const workerCounts = values.workers.split(",").map(Number);
   const backends = values.backends?.split(",") ??
     ["wasm", ...(await hasWebGpu() ? ["webgpu"] : []), "cpu"];

@@ -1,7 +1,7 @@
 /**
  * Times one Adam update of a single variable on the tfjs wasm backend:
  * `tf.train.adam` (stock kernels) against `createAdam` from
- * `lib/wasm_adam.ts` (fused, in place), and checks that both give the same
+ * `lib/backends/wasm_adam.ts` (fused, in place), and checks that both give the same
  * weights. The default shape is Part 2's big dense kernel, 19200x2000
  * (38.4M floats, 153 MB).
  *
@@ -12,10 +12,13 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { parseOrExit } from "../lib/cli/args.ts";
 import * as tf from "@tensorflow/tfjs";
-import { setupBackend } from "../lib/backend.ts";
-import { type AdamGradients, createAdam, FusedAdamOptimizer } from "../lib/wasm_adam.ts";
+import { setupBackend } from "../lib/backends/backend.ts";
+import { type AdamGradients, createAdam, FusedAdamOptimizer } from "../lib/backends/wasm_adam.ts";
+
+const USAGE = `usage: deno run -A tasks/bench_wasm_adam.ts [--rows 19200] [--cols 2000] [--steps 5]
+  stock tfjs Adam vs our fused wasm Adam on one weight`;
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -44,14 +47,11 @@ function timeUpdates(
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs({
-    args: Deno.args,
-    options: {
-      rows: { type: "string", default: "19200" },
-      cols: { type: "string", default: "2000" },
-      steps: { type: "string", default: "5" },
-    },
-  }).values;
+  const args = parseOrExit(Deno.args, {
+    rows: { type: "string", default: "19200" },
+    cols: { type: "string", default: "2000" },
+    steps: { type: "string", default: "5" },
+  }, USAGE).values;
   const shape: [number, number] = [Number(args.rows), Number(args.cols)];
   const steps = Number(args.steps);
   await setupBackend("wasm");

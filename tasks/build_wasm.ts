@@ -16,10 +16,19 @@
  */
 
 import wabtInit from "wabt";
-import { encodeBase64Chunks } from "../lib/wasm_source.ts";
+import { encodeBase64Chunks } from "../lib/backends/wasm_source.ts";
+import { parseOrExit } from "../lib/cli/args.ts";
+
+if (import.meta.main) {
+  parseOrExit(
+    Deno.args,
+    {},
+    "usage: deno task build:wasm\n  compile lib/backends/wasm/*.wat into lib/backends/wasm_*_binary.ts",
+  );
+}
 
 /** The folder of the WebAssembly text sources, relative to the repository root. */
-export const WAT_DIR = "lib/wasm";
+export const WAT_DIR = "lib/backends/wasm";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -41,7 +50,7 @@ export interface WasmModuleFiles {
  * @example
  * ```ts
  * import { wasmModuleFiles } from "./build_wasm.ts";
- * console.log(wasmModuleFiles("adam").binaryPath); // lib/wasm_adam_binary.ts
+ * console.log(wasmModuleFiles("adam").binaryPath); // lib/backends/wasm_adam_binary.ts
  * ```
  */
 export function wasmModuleFiles(name: string): WasmModuleFiles {
@@ -51,13 +60,13 @@ export function wasmModuleFiles(name: string): WasmModuleFiles {
   return {
     name,
     watPath: `${WAT_DIR}/${name}.wat`,
-    binaryPath: `lib/wasm_${name}_binary.ts`,
+    binaryPath: `lib/backends/wasm_${name}_binary.ts`,
     constName: `WASM_${name.toUpperCase()}_BASE64`,
   };
 }
 
 /**
- * Every `lib/wasm/*.wat` module, sorted by name.
+ * Every `lib/backends/wasm/*.wat` module, sorted by name.
  *
  * @example
  * ```ts ignore

@@ -10,10 +10,14 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import type { Rgb } from "../lib/draw.ts";
-import { lineChart } from "../lib/plot.ts";
-import { savePng } from "../lib/report.ts";
+import { parseOrExit } from "../lib/cli/args.ts";
+import type { Rgb } from "../lib/image/draw.ts";
+import { lineChart } from "../lib/report/plot.ts";
+import { savePng } from "../lib/report/pictures.ts";
+
+const USAGE =
+  `usage: deno task compare --runs DIR,DIR,... [--metric valLoss] [--log] [--title T] [--out FILE.png]
+  one chart of a metric over epochs for several training runs`;
 
 const COLORS: Rgb[] = [[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [
   148,
@@ -21,16 +25,13 @@ const COLORS: Rgb[] = [[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 
   189,
 ]];
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    runs: { type: "string" },
-    metric: { type: "string", default: "valLoss" },
-    out: { type: "string" },
-    title: { type: "string" },
-    log: { type: "boolean", default: false },
-  },
-});
+const { values } = parseOrExit(Deno.args, {
+  runs: { type: "string" },
+  metric: { type: "string", default: "valLoss" },
+  out: { type: "string" },
+  title: { type: "string" },
+  log: { type: "boolean", default: false },
+}, USAGE);
 if (!values.runs || !values.out) {
   console.error("usage: compare_runs.ts --runs DIR,DIR --out FILE.png [--metric valLoss] [--log]");
   Deno.exit(2);

@@ -1,5 +1,5 @@
 /**
- * Generates `lib/wasm_binary.ts`: tfjs-backend-wasm's SIMD binary as base64,
+ * Generates `lib/backends/wasm_binary.ts`: tfjs-backend-wasm's SIMD binary as base64,
  * so that the wasm backend starts without reading `node_modules` (inference
  * then needs no file permission at all). Re-run after upgrading
  * `@tensorflow/tfjs-backend-wasm`; a test checks the embedded bytes against
@@ -12,7 +12,16 @@
  * @module
  */
 
-import { encodeBase64Chunks, wasmPackageFile } from "../lib/wasm_source.ts";
+import { encodeBase64Chunks, wasmPackageFile } from "../lib/backends/wasm_source.ts";
+import { parseOrExit } from "../lib/cli/args.ts";
+
+if (import.meta.main) {
+  parseOrExit(
+    Deno.args,
+    {},
+    "usage: deno run -A tasks/embed_wasm.ts\n  embed the SIMD binary of tfjs-backend-wasm as lib/backends/wasm_binary.ts",
+  );
+}
 
 const bytes = await Deno.readFile(wasmPackageFile());
 const chunks = encodeBase64Chunks(bytes, 1000);
@@ -32,7 +41,7 @@ const body = [
   "];",
   "",
 ].join("\n");
-const tmp = "lib/wasm_binary.ts.tmp";
+const tmp = "lib/backends/wasm_binary.ts.tmp";
 await Deno.writeTextFile(tmp, body);
-await Deno.rename(tmp, "lib/wasm_binary.ts");
-console.log(`lib/wasm_binary.ts: ${bytes.length} bytes of wasm, ${version}`);
+await Deno.rename(tmp, "lib/backends/wasm_binary.ts");
+console.log(`lib/backends/wasm_binary.ts: ${bytes.length} bytes of wasm, ${version}`);

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { CliExit, parseCli, usageError } from "../lib/cli/args.ts";
 import * as tf from "@tensorflow/tfjs";
 import { exportOnnxFile } from "../lib/onnx/export.ts";
 
@@ -26,25 +26,13 @@ const USAGE = "usage: deno run -A tasks/export_onnx.ts --model DIR --out FILE.on
 export async function main(args: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        model: { type: "string" },
-        out: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
+    ({ values } = parseCli(args, { model: { type: "string" }, out: { type: "string" } }, USAGE));
+    if (!values.model || !values.out) throw usageError("--model and --out are required", USAGE);
   } catch (e) {
-    console.error(`${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (!values.model || !values.out) {
-    console.error(USAGE);
-    return 2;
+    if (!(e instanceof CliExit)) throw e;
+    if (e.code === 0) console.log(e.message);
+    else console.error(`error: ${e.message}`);
+    return e.code;
   }
   // The weights are read on the CPU; no accelerator needed for an export.
   tf.env().set("PROD", true);

@@ -12,27 +12,32 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { parseArgs } from "node:util";
-import { setupBackend } from "../lib/backend.ts";
-import { loadModelFolder } from "../lib/checkpoint.ts";
-import { ensureDir } from "../lib/fs_util.ts";
-import { heatmapOutputs, heatmapTrainingLoss } from "../lib/heatmap.ts";
-import { IBUG68 } from "../lib/layouts.ts";
-import { denormalisePoints, normaliseImageInto, normalisePoints } from "../lib/preprocess.ts";
-import { GREEN, overlay, RED, savePng, titledGrid } from "../lib/report.ts";
-import { buildHeatmapUNet } from "../lib/unet.ts";
-import { load300w } from "../lib/w300.ts";
-import { prepareValFace } from "../lib/w300_task.ts";
-import type { RgbaImage } from "../lib/image.ts";
+import { parseOrExit } from "../lib/cli/args.ts";
+import { setupBackend } from "../lib/backends/backend.ts";
+import { loadModelFolder } from "../lib/models/checkpoint.ts";
+import { ensureDir } from "../lib/util/fs_util.ts";
+import { heatmapOutputs, heatmapTrainingLoss } from "../lib/head/heatmap.ts";
+import { IBUG68 } from "../lib/data/layouts.ts";
+import {
+  denormalisePoints,
+  normaliseImageInto,
+  normalisePoints,
+} from "../lib/augment/preprocess.ts";
+import { GREEN, overlay, RED, savePng, titledGrid } from "../lib/report/pictures.ts";
+import { buildHeatmapUNet } from "../lib/models/unet.ts";
+import { load300w } from "../lib/data/w300.ts";
+import { prepareValFace } from "../lib/course/w300_task.ts";
+import type { RgbaImage } from "../lib/image/decode.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    model: { type: "string", default: "models/part3" },
-    out: { type: "string", default: "runs/heatmaps" },
-    face: { type: "string", default: "0" },
-  },
-});
+const USAGE =
+  `usage: deno task pictures:heatmap [--model models/part3] [--out runs/heatmaps] [--face 0]
+  heatmaps of one face and the training dynamics on one image`;
+
+const { values } = parseOrExit(Deno.args, {
+  model: { type: "string", default: "models/part3" },
+  out: { type: "string", default: "runs/heatmaps" },
+  face: { type: "string", default: "0" },
+}, USAGE);
 await setupBackend("wasm");
 await ensureDir(values.out!);
 const { model, meta } = await loadModelFolder(values.model!);

@@ -12,8 +12,13 @@
  */
 
 import jpeg from "jpeg-js";
-import { drawDot } from "../lib/draw.ts";
-import { createRng } from "../lib/random.ts";
+import { drawDot } from "../lib/image/draw.ts";
+import { createRng } from "../lib/util/random.ts";
+import { parseOrExit } from "../lib/cli/args.ts";
+
+if (import.meta.main) {
+  parseOrExit(Deno.args, {}, "usage: deno task fixtures\n  regenerate the small test fixtures");
+}
 
 // A 58-point template in IMM order, centred at (0, 0), pixels of a 640x480
 // frontal face (jaw 0-12, eyes 13-20 / 21-28, brows 29-33 / 34-38, mouth

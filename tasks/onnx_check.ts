@@ -12,23 +12,23 @@
 
 import * as tf from "@tensorflow/tfjs";
 import * as ortWeb from "onnxruntime-web";
-import { parseArgs } from "node:util";
-import { setupBackend } from "../lib/backend.ts";
-import { loadModelFolder } from "../lib/checkpoint.ts";
-import { boxFromPoints } from "../lib/face_box.ts";
-import { faceInput } from "../lib/face_input.ts";
-import { loadImm } from "../lib/imm.ts";
+import { parseOrExit } from "../lib/cli/args.ts";
+import { setupBackend } from "../lib/backends/backend.ts";
+import { loadModelFolder } from "../lib/models/checkpoint.ts";
+import { boxFromPoints } from "../lib/data/face_box.ts";
+import { faceInput } from "../lib/infer/face_input.ts";
+import { loadImm } from "../lib/data/imm.ts";
 import { exportOnnxFile } from "../lib/onnx/export.ts";
-import { normaliseImageInto } from "../lib/preprocess.ts";
-import { load300w } from "../lib/w300.ts";
+import { normaliseImageInto } from "../lib/augment/preprocess.ts";
+import { load300w } from "../lib/data/w300.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    models: { type: "string", default: "models/part1,models/part3,runs/part2/best" },
-    faces: { type: "string", default: "16" },
-  },
-});
+const USAGE = `usage: deno task onnx:check [--models models/part1,models/part3,...] [--faces 16]
+  exported ONNX vs tfjs on real faces, in onnxruntime-node and onnxruntime-web`;
+
+const { values } = parseOrExit(Deno.args, {
+  models: { type: "string", default: "models/part1,models/part3,runs/part2/best" },
+  faces: { type: "string", default: "16" },
+}, USAGE);
 ortWeb.env.wasm.numThreads = 1;
 const ortNode = await import("onnxruntime-node");
 await setupBackend("wasm");

@@ -10,36 +10,36 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { createDetector } from "../mod.ts";
-import { readImage } from "../lib/image.ts";
+import { parseOrExit } from "../lib/cli/args.ts";
+import { createKeypointEstimator } from "../mod.ts";
+import { readImage } from "../lib/image/decode.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    model: { type: "string", default: "part3" },
-    backend: { type: "string", default: "wasm" },
-    reps: { type: "string", default: "50" },
-  },
-});
+const USAGE = `usage: deno task bench:predict [--model part3] [--backend wasm] [--reps 50]
+  per-face latency of the keypoint estimator`;
+
+const { values } = parseOrExit(Deno.args, {
+  model: { type: "string", default: "part3" },
+  backend: { type: "string", default: "wasm" },
+  reps: { type: "string", default: "50" },
+}, USAGE);
 const reps = Number(values.reps);
-const detector = await createDetector({
+const estimator = await createKeypointEstimator({
   model: values.model,
   backend: values.backend as "wasm" | "cpu" | "webgpu",
 });
 const photo = await readImage(new URL("../fixtures/einstein.jpg", import.meta.url).pathname);
 const box = { x: 354, y: 282, width: 84, height: 99 };
-for (let i = 0; i < 5; i++) await detector.estimate(photo, { box });
+for (let i = 0; i < 5; i++) await estimator.estimate(photo, { box });
 const times: number[] = [];
 for (let i = 0; i < reps; i++) {
   const t = performance.now();
-  await detector.estimate(photo, { box });
+  await estimator.estimate(photo, { box });
   times.push(performance.now() - t);
 }
 times.sort((a, b) => a - b);
-const { inputWidth: w, inputHeight: h, channels: c } = detector.meta;
+const { inputWidth: w, inputHeight: h, channels: c } = estimator.meta;
 console.log(
   `${values.model} on ${values.backend}: estimate() median ${times[reps >> 1].toFixed(2)} ms, ` +
     `p90 ${times[Math.floor(reps * 0.9)].toFixed(2)} ms per face (batch 1, ${w}x${h}x${c}, warm)`,
 );
-detector.dispose();
+estimator.dispose();

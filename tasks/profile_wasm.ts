@@ -13,9 +13,9 @@
  * `--net=unet` is `buildHeatmapUNet` (defaults: base 16, depth 3) for 68
  * keypoints on `--size` x `--size` x `--channels` images.
  * `--baseline` restores the stock wasm `Conv2DBackpropInput` and
- * `BatchMatMul` kernels (the other replacements from `lib/wasm_kernels.ts`
+ * `BatchMatMul` kernels (the other replacements from `lib/backends/wasm_kernels.ts`
  * stay registered). `--fused-adam` trains with `createAdam` from
- * `lib/wasm_adam.ts` (one in-place SIMD pass per variable) instead of
+ * `lib/backends/wasm_adam.ts` (one in-place SIMD pass per variable) instead of
  * `tf.train.adam`; its update does not appear among the profiled kernels.
  *
  * @module
@@ -23,10 +23,10 @@
 
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
-import { registerWasmTrainingKernels } from "../lib/wasm_kernels.ts";
-import { buildResNet } from "../lib/resnet.ts";
-import { buildHeatmapUNet } from "../lib/unet.ts";
-import { createAdam, FusedAdamOptimizer } from "../lib/wasm_adam.ts";
+import { registerWasmTrainingKernels } from "../lib/backends/wasm_kernels.ts";
+import { buildResNet } from "../lib/models/resnet.ts";
+import { buildHeatmapUNet } from "../lib/models/unet.ts";
+import { createAdam, FusedAdamOptimizer } from "../lib/backends/wasm_adam.ts";
 
 interface Options {
   net: "part2" | "resnet18" | "unet";
@@ -41,6 +41,11 @@ interface Options {
   infer: boolean;
   fusedAdam: boolean;
 }
+
+const USAGE = `usage: deno run -A tasks/profile_wasm.ts [--net=part2|resnet18|unet] [--size=N]
+    [--width=X] [--channels=N] [--batch=N] [--steps=N] [--baseline]
+    [--top=N] [--no-profile] [--no-infer] [--fused-adam]
+  per-kernel time of training steps on the wasm backend`;
 
 function parseArgs(args: string[]): Options {
   const opts: Options = {
@@ -58,6 +63,10 @@ function parseArgs(args: string[]): Options {
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
+    if (arg === "--help" || arg === "-h") {
+      console.log(USAGE);
+      Deno.exit(0);
+    }
     let [key, value] = arg.replace(/^--/, "").split("=");
     const needsValue = !["baseline", "no-profile", "no-infer", "fused-adam"].includes(key);
     if (needsValue && value === undefined) value = args[++i];
@@ -76,7 +85,10 @@ function parseArgs(args: string[]): Options {
     else if (key === "no-profile") opts.profile = false;
     else if (key === "no-infer") opts.infer = false;
     else if (key === "fused-adam") opts.fusedAdam = true;
-    else throw new Error(`unknown argument ${arg}`);
+    else {
+      console.error(`error: unknown argument ${arg}\n(run "profile_wasm.ts --help" for usage)`);
+      Deno.exit(2);
+    }
   }
   return opts;
 }

@@ -10,10 +10,14 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { parseOrExit } from "../lib/cli/args.ts";
 import * as tf from "@tensorflow/tfjs";
-import { ensureDir, writeFileAtomic } from "../lib/fs_util.ts";
+import { ensureDir, writeFileAtomic } from "../lib/util/fs_util.ts";
 import { exportOnnxFile } from "../lib/onnx/export.ts";
+
+const USAGE =
+  `usage: deno run -A tasks/ship.ts --run DIR --name NAME [--command "..."] [--notes "..."]
+  copy a run's best model into models/NAME with its model card and ONNX file`;
 
 const TERMS: Record<string, string> = {
   imm58:
@@ -27,15 +31,12 @@ const TERMS: Record<string, string> = {
     "terms apply to these weights. Cite the 300-W papers.",
 };
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    run: { type: "string" },
-    name: { type: "string" },
-    command: { type: "string", default: "" },
-    notes: { type: "string", default: "" },
-  },
-});
+const { values } = parseOrExit(Deno.args, {
+  run: { type: "string" },
+  name: { type: "string" },
+  command: { type: "string", default: "" },
+  notes: { type: "string", default: "" },
+}, USAGE);
 if (!values.run || !values.name) {
   console.error("usage: tasks/ship.ts --run DIR --name NAME [--command TEXT] [--notes TEXT]");
   Deno.exit(2);

@@ -7,10 +7,10 @@ import {
   flipHorizontal,
   permutePoints,
   randomAffine,
-} from "../lib/augment.ts";
-import { IBUG68, IMM58 } from "../lib/layouts.ts";
-import { createRng } from "../lib/random.ts";
-import type { FloatImage } from "../lib/raster.ts";
+} from "../lib/augment/augment.ts";
+import { IBUG68, IMM58 } from "../lib/data/layouts.ts";
+import { createRng } from "../lib/util/random.ts";
+import type { FloatImage } from "../lib/image/raster.ts";
 
 function dotImage(w: number, h: number, x: number, y: number): FloatImage {
   const data = new Float32Array(w * h);

@@ -4,10 +4,10 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { hasWebGpu, setupBackend } from "../lib/backend.ts";
-import { buildPart1 } from "../lib/models.ts";
-import { mseLoss } from "../lib/losses.ts";
-import { createRng } from "../lib/random.ts";
+import { hasWebGpu, setupBackend } from "../lib/backends/backend.ts";
+import { buildPart1 } from "../lib/models/course_cnn.ts";
+import { mseLoss } from "../lib/head/losses.ts";
+import { createRng } from "../lib/util/random.ts";
 
 const gpu = await hasWebGpu();
 if (!gpu) {

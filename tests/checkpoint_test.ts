@@ -5,8 +5,8 @@ import {
   loadModelFolder,
   parseModelFolder,
   safeWeightPath,
-} from "../lib/checkpoint.ts";
-import { buildPart1 } from "../lib/models.ts";
+} from "../lib/models/checkpoint.ts";
+import { buildPart1 } from "../lib/models/course_cnn.ts";
 
 await tf.setBackend("cpu");
 const meta = {

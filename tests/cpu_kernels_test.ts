@@ -1,12 +1,12 @@
 /**
  * The cpu backend is the reference every other backend is checked against;
- * its kernels that tfjs gets wrong are replaced (`lib/cpu_kernels.ts`).
+ * its kernels that tfjs gets wrong are replaced (`lib/backends/cpu_kernels.ts`).
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { requireSelfCheck, setupBackend } from "../lib/backend.ts";
-import { nearestSource } from "../lib/cpu_kernels.ts";
-import { buildHeatmapUNet } from "../lib/unet.ts";
+import { requireSelfCheck, setupBackend } from "../lib/backends/backend.ts";
+import { nearestSource } from "../lib/backends/cpu_kernels.ts";
+import { buildHeatmapUNet } from "../lib/models/unet.ts";
 
 /** The gradient of nearest resizing, by hand: add every output pixel's dy at its source. */
 function byHand(

@@ -5,13 +5,18 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { setupBackend } from "../lib/backend.ts";
-import { autoWorkers, barrier, createDataParallel, splitBatch } from "../lib/data_parallel.ts";
-import { createOptimizer } from "../lib/optimizer.ts";
-import { createRng } from "../lib/random.ts";
-import { train } from "../lib/train.ts";
-import type { Batch, BatchSource } from "../lib/train.ts";
-import { trainingLossFromSpec } from "../lib/training_loss.ts";
+import { setupBackend } from "../lib/backends/backend.ts";
+import {
+  autoWorkers,
+  barrier,
+  createDataParallel,
+  splitBatch,
+} from "../lib/train/data_parallel.ts";
+import { createOptimizer } from "../lib/backends/optimizer.ts";
+import { createRng } from "../lib/util/random.ts";
+import { train } from "../lib/train/loop.ts";
+import type { Batch, BatchSource } from "../lib/train/loop.ts";
+import { trainingLossFromSpec } from "../lib/head/training_loss.ts";
 
 await setupBackend("wasm");
 

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { createDetector } from "../mod.ts";
-import { loadModel, resolveModelLocation } from "../lib/detector.ts";
-import { folderSaver } from "../lib/checkpoint.ts";
-import { buildPart1 } from "../lib/models.ts";
-import { parseBox } from "../lib/predict_cli.ts";
+import { loadModel, resolveModelLocation } from "../lib/infer/keypoint_estimator.ts";
+import { folderSaver } from "../lib/models/checkpoint.ts";
+import { buildPart1 } from "../lib/models/course_cnn.ts";
+import { parseBox } from "../lib/cli/predict.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const FACE = `${ROOT}fixtures/einstein.jpg`;
@@ -65,7 +65,7 @@ Deno.test("estimate accepts bytes, ImageData-like objects and tensors alike", as
   const detector = await createDetector({ model: "part1" });
   const bytes = await Deno.readFile(`${ROOT}fixtures/imm/33-1m.jpg`);
   const a = await detector.estimate(bytes);
-  const { decodeImage } = await import("../lib/image.ts");
+  const { decodeImage } = await import("../lib/image/decode.ts");
   const rgba = decodeImage(bytes);
   const b = await detector.estimate(rgba);
   const t = tf.tensor3d(

@@ -1,4 +1,4 @@
-// Tests for lib/draw.ts and lib/plot.ts.
+// Tests for lib/image/draw.ts and lib/report/plot.ts.
 import assert from "node:assert/strict";
 import {
   blank,
@@ -13,9 +13,9 @@ import {
   textHeight,
   textWidth,
   tile,
-} from "../lib/draw.ts";
-import { curveChart, lineChart } from "../lib/plot.ts";
-import type { RgbaImage } from "../lib/image.ts";
+} from "../lib/image/draw.ts";
+import { curveChart, lineChart } from "../lib/report/plot.ts";
+import type { RgbaImage } from "../lib/image/decode.ts";
 
 function px(img: RgbaImage, x: number, y: number): number[] {
   const o = (y * img.width + x) * 4;

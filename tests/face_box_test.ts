@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { transformPoints } from "../lib/augment.ts";
+import { transformPoints } from "../lib/image/affine.ts";
 import {
   type Box,
   boxFromPoints,
@@ -9,9 +9,9 @@ import {
   enlargeBox,
   jitterBox,
   squareBox,
-} from "../lib/face_box.ts";
-import { createRng } from "../lib/random.ts";
-import { type FloatImage, resize, warpAffine } from "../lib/raster.ts";
+} from "../lib/data/face_box.ts";
+import { createRng } from "../lib/util/random.ts";
+import { type FloatImage, resize, warpAffine } from "../lib/image/raster.ts";
 
 function close(a: number, b: number, eps = 1e-5): boolean {
   return Math.abs(a - b) <= eps;

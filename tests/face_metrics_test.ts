@@ -6,7 +6,7 @@ import {
   interOcular,
   nme,
   nmeInterOcular,
-} from "../lib/face_metrics.ts";
+} from "../lib/metrics/face_alignment.ts";
 
 function face(eyeGap: number): Float32Array {
   const p = new Float32Array(136);

@@ -9,9 +9,9 @@ import {
   toContinuous,
   toPixelCentres,
   translation,
-} from "../lib/affine.ts";
-import { resize, warpAffine } from "../lib/raster.ts";
-import { denormalisePoints, normalisePoints, resizeWithPoints } from "../lib/preprocess.ts";
+} from "../lib/image/affine.ts";
+import { resize, warpAffine } from "../lib/image/raster.ts";
+import { denormalisePoints, normalisePoints, resizeWithPoints } from "../lib/augment/preprocess.ts";
 
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-5) => {
   assert.equal(a.length, b.length);
@@ -66,8 +66,8 @@ Deno.test("normalise / denormalise points are inverse and edge-anchored", () => 
 });
 
 Deno.test("faceInput maps the face box onto the input, for crop and whole-image models", async () => {
-  const { faceInput, toImagePoints } = await import("../lib/face_input.ts");
-  const { applyToPoints } = await import("../lib/affine.ts");
+  const { faceInput, toImagePoints } = await import("../lib/infer/face_input.ts");
+  const { applyToPoints } = await import("../lib/image/affine.ts");
   const img = { data: new Float32Array(200 * 100), width: 200, height: 100, channels: 1 };
   const imm = {
     task: "part2",

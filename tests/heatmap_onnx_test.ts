@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { tfjsToOnnx } from "../lib/onnx/convert.ts";
 import { convertSoftArgmax2D } from "../lib/onnx/heatmap_onnx.ts";
-import { findSoftArgmax, SoftArgmax2D } from "../lib/heatmap.ts";
-import { buildHeatmapUNet, type HeatmapUNetOptions } from "../lib/unet.ts";
+import { findSoftArgmax, SoftArgmax2D } from "../lib/head/heatmap.ts";
+import { buildHeatmapUNet, type HeatmapUNetOptions } from "../lib/models/unet.ts";
 
 tf.env().set("PROD", true);
 await tf.setBackend("cpu");

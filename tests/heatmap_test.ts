@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { hasWebGpu, setupBackend } from "../lib/backend.ts";
-import { folderSaver, loadModelFolder } from "../lib/checkpoint.ts";
+import { hasWebGpu, setupBackend } from "../lib/backends/backend.ts";
+import { folderSaver, loadModelFolder } from "../lib/models/checkpoint.ts";
 import {
   findSoftArgmax,
   gaussianHeatmaps,
@@ -17,9 +17,9 @@ import {
   pixelCentreGrid,
   SoftArgmax2D,
   spatialSoftArgmax,
-} from "../lib/heatmap.ts";
-import { buildHeatmapUNet, type HeatmapUNetOptions } from "../lib/unet.ts";
-import { createRng } from "../lib/random.ts";
+} from "../lib/head/heatmap.ts";
+import { buildHeatmapUNet, type HeatmapUNetOptions } from "../lib/models/unet.ts";
+import { createRng } from "../lib/util/random.ts";
 
 const SMALL: HeatmapUNetOptions = {
   inputWidth: 32,
@@ -299,7 +299,7 @@ Deno.test("training on wasm: Adam steps reduce the error; no tensor leaks", asyn
   console.log(`heatmap U-Net on 2 images: error ${before.toFixed(2)} px -> ${after.toFixed(2)} px`);
   assert.ok(after < before * 0.5, `error ${before.toFixed(2)} px -> ${after.toFixed(2)} px`);
   assert.ok(losses[STEPS - 1] < losses[0]);
-  // The plain coordinate loss (what lib/train.ts minimises) also trains it.
+  // The plain coordinate loss (what lib/train/loop.ts minimises) also trains it.
   const m2 = buildHeatmapUNet({ ...SMALL, seed: 2 });
   const opt2 = tf.train.adam(3e-3);
   const l2: number[] = [];

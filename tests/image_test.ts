@@ -1,9 +1,9 @@
-// Tests for lib/image.ts: format sniffing, JPEG decoding (incl. truncated
+// Tests for lib/image/decode.ts: format sniffing, JPEG decoding (incl. truncated
 // files), grayscale conversion, readImage errors, and that decoding runs
 // without any Deno permission.
 import assert from "node:assert/strict";
-import { decodeImage, readImage, toGray } from "../lib/image.ts";
-import { encodePng } from "../lib/png.ts";
+import { decodeImage, readImage, toGray } from "../lib/image/decode.ts";
+import { encodePng } from "../lib/image/png.ts";
 
 const SAMPLE = new URL("../../shared/samples/einstein.jpg", import.meta.url);
 const SAMPLE_PATH = decodeURIComponent(SAMPLE.pathname);
@@ -180,14 +180,14 @@ Deno.test({
     const config = decodeURIComponent(
       new URL("../deno.json", import.meta.url).pathname,
     );
-    const lib = new URL("../lib/image.ts", import.meta.url).href;
+    const lib = new URL("../lib/image/decode.ts", import.meta.url).href;
     const dir = await Deno.makeTempDir();
     try {
       const script = `${dir}/probe.ts`;
       await Deno.writeTextFile(
         script,
         `import { decodeImage, readImage } from "${lib}";
-import { encodePng } from "${new URL("../lib/png.ts", import.meta.url).href}";
+import { encodePng } from "${new URL("../lib/image/png.ts", import.meta.url).href}";
 const chunks = [];
 for await (const c of Deno.stdin.readable) chunks.push(c);
 const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));

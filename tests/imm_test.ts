@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { immPerson, immSplit, loadImm, parseAsf, parseDat } from "../lib/imm.ts";
-import { IMM58 } from "../lib/layouts.ts";
-import { resolveImmDir } from "../lib/imm_task.ts";
+import { immPerson, immSplit, loadImm, parseAsf, parseDat } from "../lib/data/imm.ts";
+import { IMM58 } from "../lib/data/layouts.ts";
+import { resolveImmDir } from "../lib/course/imm_task.ts";
 
 const FIX = new URL("../fixtures/", import.meta.url).pathname;
 const REAL = new URL("../../shared/data/imm_face_db/", import.meta.url).pathname;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { createDetector } from "../mod.ts";
-import { kaggleCsv, writeKaggle } from "../lib/kaggle.ts";
-import { readImage } from "../lib/image.ts";
+import { createKeypointEstimator } from "../mod.ts";
+import { kaggleCsv, writeKaggle } from "../lib/course/kaggle.ts";
+import { readImage } from "../lib/image/decode.ts";
 
 const XML = new URL("../fixtures/300w/dlib/labels.xml", import.meta.url).pathname;
 
@@ -13,10 +13,10 @@ Deno.test("kaggleCsv numbers rows per coordinate: face, point, x then y", () => 
 });
 
 Deno.test("writeKaggle predicts every non-ignored XML box in original-image pixels", async () => {
-  const detector = await createDetector({ model: "part3" });
+  const estimator = await createKeypointEstimator({ model: "part3" });
   const out = await Deno.makeTempFile({ suffix: ".csv" });
   try {
-    const n = await writeKaggle(detector, XML, out);
+    const n = await writeKaggle(estimator, XML, out);
     assert.equal(
       n,
       3,
@@ -26,13 +26,13 @@ Deno.test("writeKaggle predicts every non-ignored XML box in original-image pixe
     assert.equal(rows.length, 1 + 3 * 136);
     // The first face's rows equal a direct estimate with the XML box (top 2, left 2, 28x32).
     const img = await readImage(XML.replace(/labels\.xml$/, "images/4000_1.jpg"));
-    const est = await detector.estimate(img, { box: { x: 2, y: 2, width: 28, height: 32 } });
+    const est = await estimator.estimate(img, { box: { x: 2, y: 2, width: 28, height: 32 } });
     const first = rows.slice(1, 137).map((r) => Number(r.split(",")[1]));
     est.keypoints.forEach((k, i) => {
       assert.ok(Math.abs(first[2 * i] - k.x) < 1e-3 && Math.abs(first[2 * i + 1] - k.y) < 1e-3);
     });
   } finally {
-    detector.dispose();
+    estimator.dispose();
     await Deno.remove(out);
   }
 });

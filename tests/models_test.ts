@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { buildPart1, buildPart2, forwardFlops } from "../lib/models.ts";
+import { buildPart1, buildPart2, forwardFlops } from "../lib/models/course_cnn.ts";
 
 await tf.setBackend("cpu");
 

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import * as ortWeb from "onnxruntime-web";
-import { buildPart1, buildPart2 } from "../lib/models.ts";
-import { folderSaver, type ModelMeta } from "../lib/checkpoint.ts";
+import { buildPart1, buildPart2 } from "../lib/models/course_cnn.ts";
+import { folderSaver, type ModelMeta } from "../lib/models/checkpoint.ts";
 import { registerOnnxConverter, tfjsToOnnx } from "../lib/onnx/convert.ts";
 import { exportOnnxFile } from "../lib/onnx/export.ts";
 import { encodeAttribute, ProtoWriter } from "../lib/onnx/proto.ts";

@@ -1,10 +1,10 @@
-// Tests for lib/png.ts. PNG files are built here byte by byte (scanlines
+// Tests for lib/image/png.ts. PNG files are built here byte by byte (scanlines
 // packed, filtered and interlaced by code in this file, compressed with
 // node:zlib) so the decoder is checked against an independent writer.
 import assert from "node:assert/strict";
 import { deflateSync } from "node:zlib";
-import { crc32, decodePng, encodePng, PNG_MAX_PIXELS } from "../lib/png.ts";
-import type { RgbaImage } from "../lib/image.ts";
+import { crc32, decodePng, encodePng, PNG_MAX_PIXELS } from "../lib/image/png.ts";
+import type { RgbaImage } from "../lib/image/decode.ts";
 
 const SIG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 

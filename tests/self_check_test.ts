@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { hasWebGpu, requireSelfCheck, setupBackend } from "../lib/backend.ts";
-import { buildPart1 } from "../lib/models.ts";
-import { buildResNet } from "../lib/resnet.ts";
-import { selfCheck } from "../lib/self_check.ts";
+import { hasWebGpu, requireSelfCheck, setupBackend } from "../lib/backends/backend.ts";
+import { buildPart1 } from "../lib/models/course_cnn.ts";
+import { buildResNet } from "../lib/models/resnet.ts";
+import { selfCheck } from "../lib/backends/self_check.ts";
 
 const info = await setupBackend("wasm");
 const quiet = () => {};

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { setupBackend } from "../lib/backend.ts";
-import { DEFAULT_AUGMENT } from "../lib/augment.ts";
-import { prepareImm, runImm } from "../lib/imm_task.ts";
-import { keypointSource } from "../lib/keypoint_source.ts";
-import { IMM58, IMM_NOSE_TIP } from "../lib/layouts.ts";
-import { buildPart1 } from "../lib/models.ts";
-import { train } from "../lib/train.ts";
+import { setupBackend } from "../lib/backends/backend.ts";
+import { DEFAULT_AUGMENT } from "../lib/augment/augment.ts";
+import { prepareImm, runImm } from "../lib/course/imm_task.ts";
+import { keypointSource } from "../lib/train/keypoint_source.ts";
+import { IMM58, IMM_NOSE_TIP } from "../lib/data/layouts.ts";
+import { buildPart1 } from "../lib/models/course_cnn.ts";
+import { train } from "../lib/train/loop.ts";
 
 const FIX = new URL("../fixtures/imm", import.meta.url).pathname;
 const backend = await setupBackend("wasm");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { setupBackend } from "../lib/backend.ts";
-import { DEFAULT_AUGMENT } from "../lib/augment.ts";
+import { setupBackend } from "../lib/backends/backend.ts";
+import { DEFAULT_AUGMENT } from "../lib/augment/augment.ts";
 import {
   augmentFace,
   evaluateFolder,
@@ -8,11 +8,11 @@ import {
   prepareTrainFace,
   prepareValFace,
   runPart3,
-} from "../lib/w300_task.ts";
-import { normalisePoints } from "../lib/preprocess.ts";
-import { createRng } from "../lib/random.ts";
-import type { ModelMeta } from "../lib/checkpoint.ts";
-import { IBUG68 } from "../lib/layouts.ts";
+} from "../lib/course/w300_task.ts";
+import { normalisePoints } from "../lib/augment/preprocess.ts";
+import { createRng } from "../lib/util/random.ts";
+import type { ModelMeta } from "../lib/models/checkpoint.ts";
+import { IBUG68 } from "../lib/data/layouts.ts";
 
 const RAW = new URL("../fixtures/300w/raw/", import.meta.url).pathname;
 const backend = await setupBackend("wasm");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { boxFromPoints, cropFace, enlargeBox, squareBox } from "../lib/face_box.ts";
-import { IBUG68 } from "../lib/layouts.ts";
+import { boxFromPoints, cropFace, enlargeBox, squareBox } from "../lib/data/face_box.ts";
+import { IBUG68 } from "../lib/data/layouts.ts";
 import {
   load300w,
   loadDlibXml,
@@ -9,7 +9,7 @@ import {
   resolve300wDir,
   W300_SPLIT,
   w300Group,
-} from "../lib/w300.ts";
+} from "../lib/data/w300.ts";
 
 const FIX = new URL("../fixtures/300w/", import.meta.url).pathname;
 const REAL = new URL("../../shared/data/300w/", import.meta.url).pathname;

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { setupBackend } from "../lib/backend.ts";
-import { loadOptimizer, saveOptimizer } from "../lib/checkpoint.ts";
-import { type AdamGradients, createAdam, FusedAdamOptimizer } from "../lib/wasm_adam.ts";
-import { WASM_ADAM_BASE64 } from "../lib/wasm_adam_binary.ts";
+import { setupBackend } from "../lib/backends/backend.ts";
+import { loadOptimizer, saveOptimizer } from "../lib/models/checkpoint.ts";
+import { type AdamGradients, createAdam, FusedAdamOptimizer } from "../lib/backends/wasm_adam.ts";
+import { WASM_ADAM_BASE64 } from "../lib/backends/wasm_adam_binary.ts";
 import { expectedBinarySource, wasmModuleFiles } from "../tasks/build_wasm.ts";
 
 await setupBackend("wasm");
@@ -44,7 +44,7 @@ function refCount(t: tf.Tensor): number {
   return tf.backend().refCount(t.dataId);
 }
 
-Deno.test("lib/wasm_adam_binary.ts is the compiled lib/wasm/adam.wat", async () => {
+Deno.test("lib/backends/wasm_adam_binary.ts is the compiled lib/backends/wasm/adam.wat", async () => {
   const files = wasmModuleFiles("adam");
   const actual = await Deno.readTextFile(new URL(`../${files.binaryPath}`, import.meta.url));
   assert.equal(actual, await expectedBinarySource(files), "stale: run deno task build:wasm");
@@ -164,7 +164,7 @@ function batch(step: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
   };
 }
 
-/** Trains `steps` steps as lib/train.ts does; returns the losses and tensor counts. */
+/** Trains `steps` steps as lib/train/loop.ts does; returns the losses and tensor counts. */
 function trainSteps(
   model: tf.Sequential,
   optimizer: tf.Optimizer,

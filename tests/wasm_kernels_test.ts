@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { registerWasmTrainingKernels, setCol2ImMode } from "../lib/wasm_kernels.ts";
-import { buildResNet } from "../lib/resnet.ts";
+import { registerWasmTrainingKernels, setCol2ImMode } from "../lib/backends/wasm_kernels.ts";
+import { buildResNet } from "../lib/models/resnet.ts";
 import { numel, randomData, relError } from "./kernel_test_util.ts";
 
 registerWasmTrainingKernels();

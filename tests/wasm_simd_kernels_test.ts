@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { requireSelfCheck, setupBackend } from "../lib/backend.ts";
-import { buildPart1, buildPart2 } from "../lib/models.ts";
-import { buildResNet } from "../lib/resnet.ts";
-import { buildHeatmapUNet } from "../lib/unet.ts";
-import { createAdam } from "../lib/wasm_adam.ts";
-import { setSimdKernelsEnabled, simdKernelCalls } from "../lib/wasm_simd_kernels.ts";
-import { WASM_SIMD_KERNELS_BASE64 } from "../lib/wasm_simd_kernels_binary.ts";
+import { requireSelfCheck, setupBackend } from "../lib/backends/backend.ts";
+import { buildPart1, buildPart2 } from "../lib/models/course_cnn.ts";
+import { buildResNet } from "../lib/models/resnet.ts";
+import { buildHeatmapUNet } from "../lib/models/unet.ts";
+import { createAdam } from "../lib/backends/wasm_adam.ts";
+import { setSimdKernelsEnabled, simdKernelCalls } from "../lib/backends/wasm_simd_kernels.ts";
+import { WASM_SIMD_KERNELS_BASE64 } from "../lib/backends/wasm_simd_kernels_binary.ts";
 import { expectedBinarySource, listWasmModules } from "../tasks/build_wasm.ts";
 import { numel, randomData, relError } from "./kernel_test_util.ts";
 
@@ -113,7 +113,7 @@ function poolOutShape(c: PoolCase): Shape4 {
 
 // ---------------------------------------------------------------------------
 
-Deno.test("every lib/wasm/*.wat has an up-to-date generated module", async () => {
+Deno.test("every lib/backends/wasm/*.wat has an up-to-date generated module", async () => {
   const modules = await listWasmModules();
   assert.deepEqual(modules.map((m) => m.name), ["adam", "simd_kernels"]);
   for (const m of modules) {

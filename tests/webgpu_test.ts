@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { assertBindingSizes, initWebGpu, setGuardLimits, type WebGpuInfo } from "../lib/webgpu.ts";
+import {
+  assertBindingSizes,
+  initWebGpu,
+  setGuardLimits,
+  type WebGpuInfo,
+} from "../lib/backends/webgpu.ts";
 
 const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
 const hasAdapter = gpu ? (await gpu.requestAdapter()) !== null : false;

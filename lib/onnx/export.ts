@@ -1,15 +1,15 @@
 /**
  * Model folder -> `.onnx` file: loads a checkpoint folder written by
- * `lib/checkpoint.ts`, converts it with {@link tfjsToOnnx} and writes the
+ * `lib/models/checkpoint.ts`, converts it with {@link tfjsToOnnx} and writes the
  * result atomically, with the folder's metadata (task, keypoint layout and
  * names, input size, normalisation) in the ONNX `metadata_props`.
  *
  * @module
  */
 
-import { loadModelFolder, type ModelMeta } from "../checkpoint.ts";
-import { writeFileAtomic } from "../fs_util.ts";
-import { IBUG68, IMM58, type Layout } from "../layouts.ts";
+import { loadModelFolder, type ModelMeta } from "../models/checkpoint.ts";
+import { writeFileAtomic } from "../util/fs_util.ts";
+import { IBUG68, IMM58, type Layout } from "../data/layouts.ts";
 import { tfjsToOnnx } from "./convert.ts";
 // Custom layers of this project register their converters on import.
 import "./heatmap_onnx.ts";

@@ -1,6 +1,6 @@
 /**
  * ONNX converter for the heatmap head's `SoftArgmax2D` layer
- * (`lib/heatmap.ts`, which imports this module, so importing either one
+ * (`lib/head/heatmap.ts`, which imports this module, so importing either one
  * makes heatmap models exportable with `tfjsToOnnx`).
  *
  * The layer's input lives in the ONNX graph as NCHW `[N, K, H, W]`, which is
@@ -13,7 +13,7 @@
  * `[N, K, H, W]` are the second output (NCHW, like every rank-4 output).
  *
  * This module reads the layer only through its config and weights (no
- * import of `lib/heatmap.ts`, so there is no import cycle).
+ * import of `lib/head/heatmap.ts`, so there is no import cycle).
  *
  * @module
  */

@@ -1,0 +1,9 @@
+/**
+ * Augmentation (random affine, flip with re-pairing, colour jitter) and the one place
+ * images and keypoints become network inputs and back.
+ *
+ * @module
+ */
+
+export * from "./augment.ts";
+export * from "./preprocess.ts";

@@ -1,0 +1,552 @@
+/**
+ * Part 3: 68 keypoints on 300-W faces in the wild. Faces are cropped from
+ * the landmarks' box enlarged by `boxScale` per side (square, padded outside
+ * the photo), decoded and cropped once, then augmented per batch (box
+ * jitter, rotation, scale, a correct flip, colour jitter) in a single warp.
+ * Reports MAE in original pixels, NME (inter-ocular), failure rate at 8 %
+ * and AUC@8 %, with a CED curve and overlays.
+ *
+ * @module
+ */
+
+import { type Affine, chain, transformPoints, translation } from "../image/affine.ts";
+import {
+  type AugmentOptions,
+  colourJitter,
+  DEFAULT_AUGMENT,
+  permutePoints,
+  randomAffine,
+} from "../augment/augment.ts";
+import { type BackendInfo, requireSelfCheck } from "../backends/backend.ts";
+import { loadModelFolder, type ModelMeta } from "../models/checkpoint.ts";
+import { boxFromPoints, cropAffine, cropFace, jitterBox } from "../data/face_box.ts";
+import { faceInput, modelBox, toImagePoints } from "../infer/face_input.ts";
+import { aucAt, cedCurve, failureRate, nmeInterOcular } from "../metrics/face_alignment.ts";
+import { ensureDir, writeFileAtomic } from "../util/fs_util.ts";
+import { IBUG68 } from "../data/layouts.ts";
+import type { LossName } from "../head/losses.ts";
+import { mean, meanAbsoluteError } from "../metrics/point_errors.ts";
+import { denormalisePoints, normaliseImageInto, normalisePoints } from "../augment/preprocess.ts";
+import { type FloatImage, warpAffine } from "../image/raster.ts";
+import { buildResNet, type ResNetDepth } from "../models/resnet.ts";
+import { buildHeatmapUNet } from "../models/unet.ts";
+import type * as tf from "@tensorflow/tfjs";
+import { GREEN, lossCurves, overlay, RED, savePng, titledGrid } from "../report/pictures.ts";
+import { curveChart } from "../report/plot.ts";
+import type { Rng } from "../util/random.ts";
+import { createRng } from "../util/random.ts";
+import type { Sample } from "../data/sample.ts";
+import { type Batch, type BatchSource, predictAll, train } from "../train/loop.ts";
+import { load300w, W300_SPLIT } from "../data/w300.ts";
+
+/** Options of a Part 3 run. */
+export interface Part3Options {
+  /** 300-W root (with the subset folders). */
+  data: string;
+  /** Output folder. */
+  out: string;
+  /** Epochs. */
+  epochs: number;
+  /** Batch size. */
+  batch: number;
+  /** Peak learning rate. */
+  lr: number;
+  /** Seed. */
+  seed: number;
+  /** Continue from `out/last`. */
+  resume: boolean;
+  /** Input side. */
+  inputSize: number;
+  /** 1 (grayscale) or 3 (RGB). */
+  channels: 1 | 3;
+  /** ResNet depth. */
+  depth: ResNetDepth;
+  /** Channel width multiplier. */
+  width: number;
+  /** Bottleneck width (2 = Wide-ResNet-50-2). */
+  bottleneckWidth: number;
+  /** Box enlargement per side. */
+  boxScale: number;
+  /** Box jitter (fraction of the box). */
+  jitter: number;
+  /** Coordinate loss. */
+  loss: LossName;
+  /** Warm-up epochs. */
+  warmup: number;
+  /** Learning-rate decay. */
+  decay: "constant" | "cosine" | "step";
+  /** Backend info for the summary. */
+  backend: BackendInfo;
+  /** Faces per subset folder (quick runs). */
+  limit?: number;
+  /** Hide progress bars. */
+  quiet?: boolean;
+  /** Compare one step's gradients with the cpu backend before training (default true). */
+  check?: boolean;
+  /** Data-parallel replicas, main thread included, or `auto` (default 1). */
+  workers?: number | "auto";
+  /** ResNet regression or the heatmap U-Net with soft-argmax. */
+  head?: "regression" | "heatmap";
+}
+
+/** A face prepared for training or validation. */
+export interface PreparedFace {
+  /** The sample name. */
+  name: string;
+  /** Crop (validation: the model input; training: the wider context crop). */
+  image: FloatImage;
+  /** Points in crop pixel-centre coordinates. */
+  points: Float32Array;
+  /** Image -> crop map. */
+  matrix: Affine;
+  /** Original points (image pixels). */
+  original: Float32Array;
+}
+
+/** Extra context around the model's box kept in training crops. */
+const CONTEXT = 1.5;
+
+/**
+ * Crops a labelled face for validation or inference: the model box from the
+ * landmarks' box, exactly as the inference API does for a given box.
+ *
+ * @example
+ * ```ts ignore
+ * const face = prepareValFace(sample, meta);
+ * ```
+ */
+export function prepareValFace(s: Sample, meta: ModelMeta): PreparedFace {
+  const box = boxFromPoints(s.points, s.name);
+  const input = faceInput(s.image, box, meta, s.name);
+  return {
+    name: s.name,
+    image: input.image,
+    points: transformPoints(input.matrix, s.points),
+    matrix: input.matrix,
+    original: s.points,
+  };
+}
+
+/**
+ * Crops a labelled face with extra context for training augmentation: the
+ * model box maps to the central `inputSize` pixels of a
+ * `round(CONTEXT * inputSize)` crop.
+ *
+ * @example
+ * ```ts ignore
+ * const face = prepareTrainFace(sample, meta);
+ * ```
+ */
+export function prepareTrainFace(s: Sample, meta: ModelMeta): PreparedFace {
+  const box = modelBox(boxFromPoints(s.points, s.name), meta);
+  const side = Math.round(meta.inputWidth * CONTEXT);
+  const grow = (CONTEXT - 1) / 2;
+  const ctxBox = {
+    x: box.x - grow * box.w,
+    y: box.y - grow * box.h,
+    w: box.w * CONTEXT,
+    h: box.h * CONTEXT,
+  };
+  const crop = cropFace(s.image, s.points, ctxBox, side, { name: s.name });
+  return {
+    name: s.name,
+    image: crop.image,
+    points: crop.points,
+    matrix: crop.matrix,
+    original: s.points,
+  };
+}
+
+/**
+ * Draws one augmented training input from a context crop: jittered box,
+ * random rotation/scale/translation/flip about the centre and colour
+ * jitter, in a single warp.
+ *
+ * @example
+ * ```ts ignore
+ * const { image, points } = augmentFace(face, 112, rng, DEFAULT_AUGMENT, 0.05);
+ * ```
+ */
+export function augmentFace(
+  face: PreparedFace,
+  size: number,
+  rng: Rng,
+  aug: AugmentOptions,
+  jitter: number,
+): { image: FloatImage; points: Float32Array } {
+  const side = face.image.width;
+  const margin = (side - size) / 2;
+  const box = jitterBox({ x: margin, y: margin, w: size, h: size }, rng, {
+    shift: jitter,
+    scale: jitter,
+  });
+  const draw = randomAffine(rng, size, size, aug);
+  const m = chain(cropAffine(box, size), draw.matrix);
+  const image = warpAffine(face.image, m, size, size);
+  let points = transformPoints(m, face.points);
+  if (draw.flipped) points = permutePoints(points, IBUG68.flip);
+  return { image: colourJitter(image, rng, aug), points };
+}
+
+function faceSource(
+  trainFaces: PreparedFace[],
+  valFaces: PreparedFace[],
+  size: number,
+  channels: number,
+  jitter: number,
+): BatchSource {
+  const pixels = size * size * channels;
+  const build = (items: PreparedFace[], idx: number[], rng: Rng | null): Batch => {
+    const x = new Float32Array(idx.length * pixels);
+    const y = new Float32Array(idx.length * 136);
+    idx.forEach((i, k) => {
+      const f = items[i];
+      const s = rng ? augmentFace(f, size, rng, DEFAULT_AUGMENT, jitter) : f;
+      normaliseImageInto(s.image, x, k * pixels);
+      y.set(normalisePoints(s.points, size, size), k * 136);
+    });
+    return { x, y, size: idx.length };
+  };
+  return {
+    inputShape: [size, size, channels],
+    outputs: 136,
+    trainSize: trainFaces.length,
+    valSize: valFaces.length,
+    trainBatch: (idx, rng) => build(trainFaces, idx, rng),
+    valBatch: (idx) => build(valFaces, idx, null),
+  };
+}
+
+/** Face-alignment metrics of a set of predictions. */
+export interface FaceMetrics {
+  /** Mean NME (inter-ocular), fraction. */
+  nme: number;
+  /** Failure rate at NME > 8 %. */
+  failureRate: number;
+  /** Area under the CED up to 8 %. */
+  auc8: number;
+  /** Mean absolute coordinate error in original image pixels. */
+  maePixels: number;
+  /** Per-face NME. */
+  perFace: Float32Array;
+}
+
+/**
+ * Metrics from normalised predictions of prepared faces, in the faces'
+ * original image coordinates.
+ *
+ * @example
+ * ```ts ignore
+ * const m = faceMetrics(pred, faces, 112);
+ * console.log(m.nme);
+ * ```
+ */
+export function faceMetrics(pred: Float32Array, faces: PreparedFace[], size: number): FaceMetrics {
+  const all = new Float32Array(pred.length);
+  const truth = new Float32Array(pred.length);
+  faces.forEach((f, i) => {
+    const p = denormalisePoints(pred.subarray(i * 136, (i + 1) * 136), size, size);
+    all.set(toImagePoints(p, f.matrix), i * 136);
+    truth.set(f.original, i * 136);
+  });
+  const perFace = nmeInterOcular(all, truth);
+  return {
+    nme: mean(perFace),
+    failureRate: failureRate(perFace, 0.08),
+    auc8: aucAt(perFace, 0.08),
+    maePixels: meanAbsoluteError(all, truth),
+    perFace,
+  };
+}
+
+/**
+ * Loads and crops the 300-W split (train: helen_trainset, lfpw_trainset,
+ * afw; validation: helen_testset). Faces of one photo never cross splits.
+ *
+ * @example
+ * ```ts ignore
+ * const { train, val } = await preparePart3("../shared/data/300w", meta);
+ * ```
+ */
+export async function preparePart3(
+  root: string,
+  meta: ModelMeta,
+  limit?: number,
+): Promise<{ train: PreparedFace[]; val: PreparedFace[] }> {
+  const channels = meta.channels as 1 | 3;
+  const trainSamples = await load300w(W300_SPLIT.train.map((d) => `${root}/${d}`), {
+    channels,
+    limit,
+  });
+  const valSamples = await load300w(W300_SPLIT.val.map((d) => `${root}/${d}`), { channels, limit });
+  const trainGroups = new Set(trainSamples.map((s) => s.group));
+  const shared = valSamples.filter((s) => trainGroups.has(s.group));
+  if (shared.length) {
+    throw new Error(
+      `split leaks photos across train/validation: ${shared.map((s) => s.name).join(", ")}`,
+    );
+  }
+  return {
+    train: trainSamples.map((s) => prepareTrainFace(s, meta)),
+    val: valSamples.map((s) => prepareValFace(s, meta)),
+  };
+}
+
+/** Part 3 summary. */
+export interface Part3Summary {
+  /** Backend. */
+  backend: string;
+  /** Model description. */
+  model: string;
+  /** Face counts. */
+  trainFaces: number;
+  /** Validation faces. */
+  valFaces: number;
+  /** Best epoch. */
+  bestEpoch: number;
+  /** NME, percent. */
+  nmePercent: number;
+  /** Failure rate at 8 %, percent. */
+  failureRatePercent: number;
+  /** AUC@8 %. */
+  auc8: number;
+  /** MAE in original pixels. */
+  maePixels: number;
+  /** Mean training images/s. */
+  imagesPerSec: number;
+  /** Loader images/s (augmented batches built, no training). */
+  loaderImagesPerSec: number;
+  /** Total training seconds. */
+  trainSeconds: number;
+}
+
+/**
+ * Trains Part 3 and writes checkpoints, metrics, `summary.json`, `loss.png`,
+ * `ced.png`, `val_best_worst.png` and `train_samples.png`.
+ *
+ * @example
+ * ```ts ignore
+ * const summary = await runPart3(opts);
+ * ```
+ */
+export async function runPart3(o: Part3Options): Promise<Part3Summary> {
+  const size = o.inputSize;
+  const meta: ModelMeta = {
+    task: "part3",
+    layout: IBUG68.id,
+    points: Array.from({ length: 68 }, (_, i) => i),
+    inputWidth: size,
+    inputHeight: size,
+    channels: o.channels,
+    boxScale: o.boxScale,
+  };
+  const modelName = o.head === "heatmap"
+    ? `unet-heatmap-${size}`
+    : `resnet${o.depth}${o.bottleneckWidth > 1 ? `-wide${o.bottleneckWidth}` : ""}` +
+      `${o.width !== 1 ? `-w${o.width}` : ""}-${size}-${o.channels === 1 ? "gray" : "rgb"}`;
+  meta.extra = { model: modelName };
+  const t0 = performance.now();
+  const { train: trainFaces, val: valFaces } = await preparePart3(o.data, meta, o.limit);
+  console.log(
+    `300-W: ${trainFaces.length} training and ${valFaces.length} validation faces cropped in ${
+      ((performance.now() - t0) / 1000).toFixed(1)
+    } s`,
+  );
+  const source = faceSource(trainFaces, valFaces, size, o.channels, o.jitter);
+  // Loader throughput (augmented batches, no training).
+  const lt = performance.now();
+  const rng = createRng(o.seed + 1);
+  let built = 0;
+  while (performance.now() - lt < 2000) {
+    const idx = Array.from({ length: o.batch }, () => rng.int(trainFaces.length));
+    built += (await source.trainBatch(idx, rng)).size;
+  }
+  const loaderImagesPerSec = built / ((performance.now() - lt) / 1000);
+  console.log(`loader: ${loaderImagesPerSec.toFixed(0)} augmented images/s`);
+
+  // The head starts at the mean training shape.
+  const meanShape = new Float32Array(136);
+  for (const f of trainFaces) {
+    const margin = (f.image.width - size) / 2;
+    const p = normalisePoints(transformPoints(translation(-margin, -margin), f.points), size, size);
+    for (let i = 0; i < 136; i++) meanShape[i] += p[i] / trainFaces.length;
+  }
+  const heatmap = o.head === "heatmap";
+  const build = (): tf.LayersModel =>
+    heatmap
+      ? buildHeatmapUNet({
+        inputWidth: size,
+        inputHeight: size,
+        channels: o.channels,
+        keypoints: 68,
+        outputStride: 4,
+        seed: o.seed,
+      })
+      : buildResNet({
+        depth: o.depth,
+        inputSize: size,
+        channels: o.channels,
+        widthMultiplier: o.width,
+        bottleneckWidth: o.bottleneckWidth,
+        initialBias: meanShape,
+        seed: o.seed,
+        outputs: 136,
+      });
+  if (o.check !== false) await requireSelfCheck(build, o.backend);
+  const model = build();
+  await ensureDir(o.out);
+  const ts = performance.now();
+  const result = await train(model, source, {
+    outDir: o.out,
+    epochs: o.epochs,
+    batch: o.batch,
+    lr: o.lr,
+    seed: o.seed,
+    loss: o.loss,
+    lossBeta: 1 / size,
+    resume: o.resume,
+    quiet: o.quiet,
+    meta,
+    schedule: { warmupEpochs: o.warmup, decay: o.decay },
+    head: o.head,
+    workers: o.workers,
+    backend: o.backend.name,
+    valMetrics: (pred) => {
+      const m = faceMetrics(pred, valFaces, size);
+      return { nme: m.nme, fr8: m.failureRate, maePx: m.maePixels };
+    },
+  });
+  const trainSeconds = (performance.now() - ts) / 1000;
+  const { model: best } = await loadModelFolder(`${o.out}/best`);
+  const { pred } = await predictAll(best, source);
+  const m = faceMetrics(pred, valFaces, size);
+  const summary: Part3Summary = {
+    backend: o.backend.description,
+    model: modelName,
+    trainFaces: trainFaces.length,
+    valFaces: valFaces.length,
+    bestEpoch: result.best.epoch,
+    nmePercent: m.nme * 100,
+    failureRatePercent: m.failureRate * 100,
+    auc8: m.auc8,
+    maePixels: m.maePixels,
+    imagesPerSec: mean(result.history.map((r) => r.imagesPerSec)),
+    loaderImagesPerSec,
+    trainSeconds,
+  };
+  await writeFileAtomic(`${o.out}/summary.json`, JSON.stringify(summary, null, 2));
+  await writePart3Pictures(o, result.history, valFaces, pred, m, trainFaces);
+  best.dispose();
+  model.dispose();
+  return summary;
+}
+
+/**
+ * Writes the CED curve and best/worst overlays for a set of predictions.
+ *
+ * @example
+ * ```ts ignore
+ * await writeEvalPictures("runs/part3", faces, pred, metrics, 112);
+ * ```
+ */
+export async function writeEvalPictures(
+  dir: string,
+  faces: PreparedFace[],
+  pred: Float32Array,
+  m: FaceMetrics,
+  size: number,
+): Promise<void> {
+  const ced = cedCurve(m.perFace, 0.08, 80);
+  await savePng(
+    `${dir}/ced.png`,
+    curveChart([{
+      name: `NME ${(m.nme * 100).toFixed(2)} %, AUC@8 ${m.auc8.toFixed(3)}`,
+      x: Array.from(ced.x),
+      y: Array.from(ced.y),
+      color: [214, 39, 40],
+    }], {
+      title: "cumulative error distribution",
+      xLabel: "NME (inter-ocular)",
+      yLabel: "fraction of faces",
+      xRange: [0, 0.08],
+      yRange: [0, 1],
+    }),
+  );
+  const order = Array.from(m.perFace.keys()).sort((a, b) => m.perFace[a] - m.perFace[b]);
+  const pick = [...order.slice(0, 4), ...order.slice(-4)];
+  const tiles = pick.map((i) =>
+    overlay(
+      faces[i].image,
+      [
+        { points: faces[i].points, color: GREEN },
+        {
+          points: denormalisePoints(pred.subarray(i * 136, (i + 1) * 136), size, size),
+          color: RED,
+        },
+      ],
+      Math.max(1, Math.round(224 / size)),
+      `${faces[i].name} ${(m.perFace[i] * 100).toFixed(1)}%`,
+    )
+  );
+  await savePng(
+    `${dir}/val_best_worst.png`,
+    titledGrid(tiles, 4, "4 best, 4 worst (red prediction, green truth)"),
+  );
+}
+
+async function writePart3Pictures(
+  o: Part3Options,
+  history: Parameters<typeof lossCurves>[0],
+  valFaces: PreparedFace[],
+  pred: Float32Array,
+  m: FaceMetrics,
+  trainFaces: PreparedFace[],
+): Promise<void> {
+  await savePng(`${o.out}/loss.png`, lossCurves(history, `part3 loss (${o.loss})`));
+  await writeEvalPictures(o.out, valFaces, pred, m, o.inputSize);
+  const rng = createRng(o.seed + 3);
+  const samples = trainFaces.slice(0, 8).map((f) => {
+    const a = augmentFace(f, o.inputSize, rng, DEFAULT_AUGMENT, o.jitter);
+    return overlay(
+      a.image,
+      [{ points: a.points, color: GREEN }],
+      Math.max(1, Math.round(224 / o.inputSize)),
+      f.name,
+    );
+  });
+  await savePng(
+    `${o.out}/train_samples.png`,
+    titledGrid(samples, 4, "training inputs (augmented)"),
+  );
+}
+
+/**
+ * Evaluates a saved model on labelled faces (a folder of NAME.pts + image),
+ * using the landmarks' box as the face box.
+ *
+ * @example
+ * ```ts ignore
+ * const m = await evaluateFolder("runs/part3/best", ["../shared/data/300w/helen_testset"]);
+ * ```
+ */
+export async function evaluateFolder(
+  modelDir: string,
+  dirs: string[],
+  picturesDir?: string,
+): Promise<FaceMetrics & { faces: number }> {
+  const { model, meta } = await loadModelFolder(modelDir);
+  if (!meta || meta.layout !== IBUG68.id) {
+    throw new Error(`${modelDir}: not a 68-point (part3) model`);
+  }
+  const samples = await load300w(dirs, { channels: meta.channels as 1 | 3 });
+  const faces = samples.map((s) => prepareValFace(s, meta));
+  const source = faceSource([], faces, meta.inputWidth, meta.channels, 0);
+  const { pred } = await predictAll(model, source);
+  const m = faceMetrics(pred, faces, meta.inputWidth);
+  if (picturesDir) {
+    await ensureDir(picturesDir);
+    await writeEvalPictures(picturesDir, faces, pred, m, meta.inputWidth);
+  }
+  model.dispose();
+  return { ...m, faces: faces.length };
+}

@@ -1,0 +1,11 @@
+/**
+ * Networks: the course CNNs, ResNets, the heatmap U-Net, and the model folder format
+ * (`model.json` + `weights.bin` + facekit metadata).
+ *
+ * @module
+ */
+
+export * from "./checkpoint.ts";
+export * from "./course_cnn.ts";
+export * from "./resnet.ts";
+export * from "./unet.ts";
