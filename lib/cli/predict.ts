@@ -1,20 +1,37 @@
 /**
- * `predict`: keypoints of one face photo as JSON, optionally drawn into a
- * PNG. Used by `mod.ts` and `main.ts`.
+ * `predict`: the faces and keypoints of photos and folders of photos, as
+ * JSON Lines (one line per image), optionally drawn into annotated PNGs.
+ * Used by `mod.ts` and `main.ts`.
  *
  * @module
  */
 
-import { parseCli, runCli, usageError } from "./args.ts";
-import { createKeypointEstimator, type FaceBox } from "../infer/keypoint_estimator.ts";
-import { drawDot } from "../image/draw.ts";
-import { writeFileAtomic } from "../util/fs_util.ts";
+import { createKeypointEstimator, type EstimateOptions, type FaceBox } from "../infer/mod.ts";
+import { drawFaces } from "../infer/draw_faces.ts";
 import { readImage } from "../image/decode.ts";
 import { encodePng } from "../image/png.ts";
+import { ensureDir, writeFileAtomic } from "../util/fs_util.ts";
+import { createProgress } from "../util/progress.ts";
+import { parseCli, runCli, usageError } from "./args.ts";
 
 const USAGE =
-  `usage: predict IMAGE [--box x,y,w,h] [--model part3|part3-fast|part2|part1|DIR|URL] [--out annotated.png] [--json] [--backend wasm|cpu|webgpu]
-  Without --box the whole image is the face box: pass a face crop, or give --box.`;
+  `usage: predict IMAGE|DIR... [--model part3|part3-fast|part2|part1|DIR|URL] [--box x,y,w,h]
+    [--max-faces N] [--min-score X] [--min-face-size PX] [--no-refine] [--out DIR|FILE.png]
+    [--backend wasm|cpu|webgpu]
+  Finds every face in each photo (JPEG/PNG; folders are searched for them) and prints one JSON
+  line per image: {"image": PATH, "faces": [{"box", "score", "keypoints": [{x, y, name, score}]}]}
+  (pixels of the upright photo, best face first). An unreadable image gives
+  {"image": PATH, "error": "..."} on its line; the others still run and the exit code is 1.
+    --box x,y,w,h       use this face box instead of finding faces (one image)
+    --max-faces N       at most N faces per image (default 20)
+    --min-score X       smallest face score kept (default: the face finder's, see --help of mod.ts)
+    --min-face-size PX  look for faces down to PX pixels (slower when small)
+    --no-refine         skip the second pass that re-crops each face from its first keypoints
+    --out DIR           write DIR/<image name>.png with boxes, scores and points
+                        (a FILE.png path when there is one image)
+    --json              accepted for compatibility (the output is always JSON Lines)`;
+
+const IMAGE_EXT = /\.(jpe?g|png)$/i;
 
 /**
  * Parses `x,y,w,h`.
@@ -36,12 +53,68 @@ export function parseBox(text: string): FaceBox {
 }
 
 /**
- * Runs `predict` with command-line arguments; returns the exit code.
+ * Expands the command's paths: files stay as given, folders become their
+ * JPEG and PNG files (searched recursively, sorted by path). A path that
+ * does not exist stays, so that its line reports the error.
+ *
+ * @example
+ * ```ts ignore
+ * import { expandImagePaths } from "./predict.ts";
+ * console.log(await expandImagePaths(["photos/", "a.jpg"]));
+ * ```
+ */
+export async function expandImagePaths(paths: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    let isDir = false;
+    try {
+      isDir = (await Deno.stat(p)).isDirectory;
+    } catch {
+      // missing or unreadable: reported on the image's line
+    }
+    if (!isDir) {
+      out.push(p);
+      continue;
+    }
+    const found: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for await (const e of Deno.readDir(dir)) {
+        const path = `${dir.replace(/\/$/, "")}/${e.name}`;
+        if (e.isDirectory) await walk(path);
+        else if (e.isFile && IMAGE_EXT.test(e.name)) found.push(path);
+      }
+    };
+    await walk(p);
+    out.push(...found.sort());
+  }
+  return out;
+}
+
+function positiveNumber(v: string | undefined, flag: string, usage: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw usageError(`${flag}: "${v}" is not a number >= 0`, usage);
+  return n;
+}
+
+/** `DIR/<name without extension>.png`, made unique within one run. */
+function pngPath(dir: string, image: string, used: Set<string>): string {
+  const base = image.replace(/^.*\//, "").replace(/\.[^.]*$/, "") || "image";
+  let path = `${dir}/${base}.png`;
+  for (let i = 2; used.has(path); i++) path = `${dir}/${base}_${i}.png`;
+  used.add(path);
+  return path;
+}
+
+/**
+ * Runs `predict` with command-line arguments (`["predict", ...paths,
+ * ...options]`); returns the exit code (0, 1 when an image failed, 2 for
+ * usage errors).
  *
  * @example
  * ```ts ignore
  * import { predictCli } from "./predict.ts";
- * Deno.exit(await predictCli(["predict", "face.jpg", "--json"]));
+ * Deno.exit(await predictCli(["predict", "photos/", "--out", "runs/annotated"]));
  * ```
  */
 export function predictCli(args: string[]): Promise<number> {
@@ -54,53 +127,67 @@ export function predictCli(args: string[]): Promise<number> {
         out: { type: "string" },
         json: { type: "boolean", default: false },
         backend: { type: "string", default: "wasm" },
+        "max-faces": { type: "string" },
+        "min-score": { type: "string" },
+        "min-face-size": { type: "string" },
+        "no-refine": { type: "boolean", default: false },
       },
       USAGE,
       true,
     );
-    const [command, path] = positionals;
-    if (command !== "predict" || !path || positionals.length > 2) {
-      throw usageError("predict: give one IMAGE", USAGE);
+    const [command, ...given] = positionals;
+    if (command !== "predict" || given.length === 0) {
+      throw usageError("predict: give at least one IMAGE or DIR", USAGE);
     }
-    const t0 = performance.now();
+    if (!["wasm", "cpu", "webgpu"].includes(values.backend)) {
+      throw usageError(`--backend: use wasm, cpu or webgpu`, USAGE);
+    }
+    const options: EstimateOptions = {
+      box: values.box ? parseBox(values.box) : undefined,
+      maxFaces: positiveNumber(values["max-faces"], "--max-faces", USAGE) ?? 20,
+      minScore: positiveNumber(values["min-score"], "--min-score", USAGE),
+      minFaceSize: positiveNumber(values["min-face-size"], "--min-face-size", USAGE),
+      refine: values["no-refine"] ? false : undefined,
+    };
+    const paths = await expandImagePaths(given);
+    if (paths.length === 0) throw new Error(`no JPEG or PNG images in ${given.join(", ")}`);
+    if (options.box && paths.length > 1) {
+      throw usageError("--box applies to one image; give one IMAGE", USAGE);
+    }
+    const outFile = values.out && /\.png$/i.test(values.out) && paths.length === 1
+      ? values.out
+      : undefined;
+    if (values.out && !outFile) await ensureDir(values.out);
     const estimator = await createKeypointEstimator({
       model: values.model,
       backend: values.backend as "wasm" | "cpu" | "webgpu",
     });
-    const rgba = await readImage(path, { upright: true });
-    const box = values.box ? parseBox(values.box) : undefined;
-    if (!box) {
-      console.error(
-        `no --box: using the whole ${rgba.width}x${rgba.height} image as the face box (a face crop)`,
-      );
-    }
-    const face = await estimator.estimate(rgba, { box });
-    estimator.dispose();
-    const ms = performance.now() - t0;
-    if (values.out) {
-      const r = Math.max(2, Math.round(Math.max(rgba.width, rgba.height) / 250));
-      const img = {
-        data: new Uint8ClampedArray(rgba.data),
-        width: rgba.width,
-        height: rgba.height,
-      };
-      for (const k of face.keypoints) drawDot(img, k.x, k.y, r, [255, 40, 40]);
-      await writeFileAtomic(values.out, encodePng(img));
-    }
-    if (values.json) console.log(JSON.stringify(face));
-    else {
-      console.log(
-        `${path}: ${face.keypoints.length} keypoints (${estimator.meta.task}) in ${
-          ms.toFixed(0)
-        } ms`,
-      );
-      for (const k of face.keypoints) {
-        console.log(
-          `  ${k.name.padEnd(16)} ${k.x.toFixed(1).padStart(8)} ${k.y.toFixed(1).padStart(8)}`,
-        );
+    const progress = paths.length > 1 ? createProgress("predict") : undefined;
+    const used = new Set<string>();
+    let failed = 0;
+    try {
+      for (const [i, path] of paths.entries()) {
+        progress?.update(i, paths.length, path);
+        try {
+          const rgba = await readImage(path, { upright: true });
+          const faces = await estimator.estimate(rgba, options);
+          if (values.out) {
+            const file = outFile ?? pngPath(values.out, path, used);
+            await writeFileAtomic(file, encodePng(drawFaces(rgba, faces)));
+          }
+          console.log(JSON.stringify({ image: path, faces }));
+        } catch (e) {
+          failed++;
+          const message = e instanceof Error ? e.message : String(e);
+          console.log(JSON.stringify({ image: path, error: message }));
+        }
       }
-      if (values.out) console.log(`wrote ${values.out}`);
+    } finally {
+      estimator.dispose();
     }
-    return 0;
+    progress?.finish(
+      `${paths.length} images, ${failed} failed${values.out ? `, pictures in ${values.out}` : ""}`,
+    );
+    return failed > 0 ? 1 : 0;
   });
 }

@@ -58,8 +58,11 @@ export async function writeKaggle(
       images.clear(); // consecutive boxes share an image; keep memory flat
       images.set(f.file, img);
     }
-    const est = await estimator.estimate(img, {
-      box: { x: f.box.x, y: f.box.y, width: f.box.w, height: f.box.h },
+    const est = await estimator.estimateFace(img, {
+      x: f.box.x,
+      y: f.box.y,
+      width: f.box.w,
+      height: f.box.h,
     });
     preds.push(Float32Array.from(est.keypoints.flatMap((k) => [k.x, k.y])));
   }

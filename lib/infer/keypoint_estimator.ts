@@ -14,25 +14,23 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { type BackendName, setupBackend } from "../backends/backend.ts";
-import { type ModelMeta, parseModelFolder } from "../models/checkpoint.ts";
 import type { Box } from "../data/face_box.ts";
-import { faceInput, toImagePoints } from "./face_input.ts";
-import { decodeImage, readImage } from "../image/decode.ts";
-import { IBUG68, IMM58 } from "../data/layouts.ts";
-import { denormalisePoints, normaliseImageInto } from "../augment/preprocess.ts";
-import { type FloatImage, fromRgba, type RgbaLike } from "../image/raster.ts";
+import { createFaceDetector } from "../detect/face_detector.ts";
+import type { FaceBox, FaceFinder, FindFacesOptions } from "../detect/face_finder.ts";
+import { type FloatImage, fromRgba } from "../image/raster.ts";
+import { type ModelMeta, parseModelFolder } from "../models/checkpoint.ts";
+import { fetchBytes, resolveModelLocation } from "../models/location.ts";
+import { type ImageInput, toRgba } from "./image_input.ts";
+import {
+  createKeypointNet,
+  fromFaceBox,
+  type NetResult,
+  refinedBox,
+  toFaceBox,
+} from "./keypoint_net.ts";
 
-/** A face box in image pixels (continuous coordinates: `x` is the left edge). */
-export interface FaceBox {
-  /** Left edge. */
-  x: number;
-  /** Top edge. */
-  y: number;
-  /** Width. */
-  width: number;
-  /** Height. */
-  height: number;
-}
+export type { FaceBox } from "../detect/face_finder.ts";
+export type { ImageInput, ImageTensor } from "./image_input.ts";
 
 /** One keypoint in image pixel coordinates (top-left pixel centre = 0, 0). */
 export interface Keypoint {
@@ -42,31 +40,32 @@ export interface Keypoint {
   y: number;
   /** Point name from the model's layout, e.g. `"nose_tip"`. */
   name: string;
+  /**
+   * Confidence in [0, 1] (heatmap models: the share of the point's heatmap
+   * mass within one heatmap cell of its peak; sharp peaks score near 1).
+   * Absent for regression models.
+   */
+  score?: number;
 }
 
 /** The result for one face. */
-export interface FaceEstimate {
-  /** The face box used. */
+export interface Face {
+  /**
+   * The face box: the one given, or the found face's box calibrated to the
+   * landmarks' bounding box (brows to chin).
+   */
   box: FaceBox;
-  /** The keypoints. */
+  /**
+   * Face confidence in [0, 1]: the face finder's score for found faces; for
+   * a given box, the mean keypoint score (1 for regression models).
+   */
+  score: number;
+  /** The keypoints, in the model's layout order. */
   keypoints: Keypoint[];
 }
 
-/** A tfjs tensor `[height, width, 1|3|4]` (or with a batch of 1) of 0..255 values. */
-export interface ImageTensor {
-  /** The tensor's shape. */
-  readonly shape: number[];
-  /** Reads the values. */
-  data(): Promise<ArrayLike<number>>;
-}
-
-/** Images `estimate` accepts: a path, JPEG/PNG bytes, RGBA pixels or a tensor. */
-export type ImageInput =
-  | string
-  | Uint8Array
-  | ArrayBuffer
-  | RgbaLike
-  | ImageTensor;
+/** Former name of {@linkcode Face}. */
+export type FaceEstimate = Face;
 
 /** Options of {@link createKeypointEstimator}. */
 export interface KeypointEstimatorOptions {
@@ -78,71 +77,41 @@ export interface KeypointEstimatorOptions {
   model?: string | URL;
   /** tfjs backend (default `"wasm"`). */
   backend?: BackendName;
+  /**
+   * The face finder used when `estimate` gets no box: default the shipped
+   * BlazeFace finder (`models/blazeface`, loaded on first use; needs read
+   * access to it), or any {@linkcode FaceFinder}.
+   */
+  faceFinder?: FaceFinder;
 }
 
 /** Options of `estimate`. */
-export interface EstimateOptions {
-  /** Face box; default: the whole image (the image is taken as a face crop). */
+export interface EstimateOptions extends FindFacesOptions {
+  /** One face box: skip finding. */
   box?: FaceBox;
+  /** Several face boxes: skip finding. */
+  boxes?: FaceBox[];
+  /**
+   * Second pass: re-crop each face from the first pass's keypoints and
+   * estimate again (default true for 68-point crop models).
+   */
+  refine?: boolean;
 }
 
 /** A loaded keypoint model. */
 export interface KeypointEstimator {
   /** The model's metadata (task, layout, input size). */
   readonly meta: ModelMeta;
-  /** Estimates the keypoints of one face. */
-  estimate(image: ImageInput, opts?: EstimateOptions): Promise<FaceEstimate>;
-  /** Frees the model's memory. */
+  /**
+   * Every face of a photo, best first. Without `box`/`boxes` the faces are
+   * found first (crop models); whole-image models (IMM Parts 1-2) take the
+   * whole image as the face. A photo with no face gives `[]`.
+   */
+  estimate(image: ImageInput, opts?: EstimateOptions): Promise<Face[]>;
+  /** The keypoints of the face in one box (default: the whole image). */
+  estimateFace(image: ImageInput, box?: FaceBox): Promise<Face>;
+  /** Frees the model's memory (and the default face finder's). */
   dispose(): void;
-}
-
-const BUILT_IN = ["part1", "part2", "part3", "part3-fast"];
-
-/**
- * Where a model name points: built-in names resolve next to this module
- * (`models/NAME/`), other strings are folder paths, URLs stay URLs.
- *
- * @example
- * ```ts
- * import { resolveModelLocation } from "./keypoint_estimator.ts";
- * console.log(resolveModelLocation("part3").href.endsWith("/models/part3/")); // true
- * ```
- */
-export function resolveModelLocation(model: string | URL): URL {
-  if (model instanceof URL) return model.href.endsWith("/") ? model : new URL(`${model.href}/`);
-  if (BUILT_IN.includes(model)) return new URL(`../../models/${model}/`, import.meta.url);
-  if (/^(https?|file):\/\//.test(model)) {
-    return new URL(model.endsWith("/") ? model : `${model}/`);
-  }
-  const abs = model.startsWith("/") ? model : `${Deno.cwd()}/${model}`;
-  return new URL(`file://${abs.endsWith("/") ? abs : `${abs}/`}`);
-}
-
-async function fetchBytes(url: URL): Promise<Uint8Array> {
-  if (url.protocol === "file:") {
-    const path = decodeURIComponent(url.pathname);
-    try {
-      return await Deno.readFile(path);
-    } catch (e) {
-      const dir = path.replace(/\/[^/]*$/, "");
-      if (e instanceof Deno.errors.NotFound) throw new Error(`${path}: file not found`);
-      if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
-        throw new Error(`${path}: no read permission: run deno with --allow-read=${dir}`);
-      }
-      throw e;
-    }
-  }
-  let res: Response;
-  try {
-    res = await fetch(url);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
-      throw new Error(`${url.href}: no net permission: run deno with --allow-net=${url.host}`);
-    }
-    throw new Error(`${url.href}: ${(e as Error).message}`);
-  }
-  if (!res.ok) throw new Error(`${url.href}: HTTP ${res.status}`);
-  return new Uint8Array(await res.arrayBuffer());
 }
 
 /**
@@ -171,43 +140,27 @@ export async function loadModel(
   return { model, meta };
 }
 
-async function toFloatImage(image: ImageInput, channels: 1 | 3): Promise<FloatImage> {
-  if (typeof image === "string") {
-    return fromRgba(await readImage(image, { upright: true }), channels);
-  }
-  if (image instanceof ArrayBuffer) {
-    return fromRgba(decodeImage(new Uint8Array(image), "image bytes", { upright: true }), channels);
-  }
-  if (image instanceof Uint8Array) {
-    return fromRgba(decodeImage(image, "image bytes", { upright: true }), channels);
-  }
-  if (image instanceof tf.Tensor) {
-    const shape = image.shape.length === 4 && image.shape[0] === 1
-      ? image.shape.slice(1)
-      : image.shape;
-    if (shape.length !== 3 || ![1, 3, 4].includes(shape[2]!)) {
-      throw new Error(`image tensor must be [height, width, 1|3|4], got [${image.shape}]`);
-    }
-    const [h, w, c] = shape as number[];
-    const v = await image.data();
-    const rgba = new Uint8ClampedArray(w * h * 4);
-    for (let i = 0; i < w * h; i++) {
-      for (let k = 0; k < 3; k++) rgba[i * 4 + k] = v[i * c + (c === 1 ? 0 : k)];
-      rgba[i * 4 + 3] = 255;
-    }
-    return fromRgba({ data: rgba, width: w, height: h }, channels);
-  }
-  if (image && typeof image === "object" && "data" in image && "width" in image) {
-    return fromRgba(image as RgbaLike, channels);
-  }
-  throw new Error(
-    "estimate: image must be a path, JPEG/PNG bytes, {data, width, height} or a tensor",
+function toFace(box: Box, found: number | undefined, r: NetResult, names: string[]): Face {
+  const scores = r.scores;
+  const keypoints = names.map((name, i): Keypoint =>
+    scores
+      ? { x: r.points[2 * i], y: r.points[2 * i + 1], name, score: scores[i] }
+      : { x: r.points[2 * i], y: r.points[2 * i + 1], name }
   );
+  const mean = scores ? scores.reduce((s, v) => s + v, 0) / scores.length : 1;
+  return { box: toFaceBox(box), score: found ?? mean, keypoints };
 }
 
-function layoutNames(meta: ModelMeta): string[] {
-  const layout = meta.layout === IBUG68.id ? IBUG68 : meta.layout === IMM58.id ? IMM58 : null;
-  return meta.points.map((p) => layout?.names[p] ?? `point_${p}`);
+/** Throws when a box lies wholly outside the image. */
+function checkInside(box: Box, img: FloatImage): Box {
+  if (box.x >= img.width || box.y >= img.height || box.x + box.w <= 0 || box.y + box.h <= 0) {
+    throw new Error(
+      `face box ${
+        JSON.stringify(toFaceBox(box))
+      } lies outside the ${img.width}x${img.height} image`,
+    );
+  }
+  return box;
 }
 
 /**
@@ -217,10 +170,8 @@ function layoutNames(meta: ModelMeta): string[] {
  * ```ts ignore
  * import { createKeypointEstimator } from "./keypoint_estimator.ts";
  * const estimator = await createKeypointEstimator({ model: "part3" });
- * const face = await estimator.estimate(await Deno.readFile("fixtures/einstein.jpg"), {
- *   box: { x: 300, y: 180, width: 260, height: 300 },
- * });
- * console.log(face.keypoints.length); // 68
+ * const faces = await estimator.estimate(await Deno.readFile("fixtures/einstein.jpg"));
+ * console.log(faces.length, faces[0].keypoints.length); // 2 68
  * estimator.dispose();
  * ```
  */
@@ -229,60 +180,84 @@ export async function createKeypointEstimator(
 ): Promise<KeypointEstimator> {
   await setupBackend(opts.backend ?? "wasm");
   const { model, meta } = await loadModel(resolveModelLocation(opts.model ?? "part3"));
-  const names = layoutNames(meta);
-  const channels = meta.channels as 1 | 3;
+  const net = createKeypointNet(model, meta);
+  const cropModel = (meta.boxScale ?? 0) > 0;
+  let finder = opts.faceFinder;
+  let ownFinder: FaceFinder | undefined;
+  const getFinder = async (): Promise<FaceFinder> => {
+    if (!finder) finder = ownFinder = await createFaceDetector({ backend: opts.backend });
+    return finder;
+  };
+  const wholeBox = (img: FloatImage): Box => ({ x: 0, y: 0, w: img.width, h: img.height });
   return {
     meta,
     async estimate(image, eo = {}) {
-      const img = await toFloatImage(image, channels);
-      const box: Box = eo.box
-        ? { x: eo.box.x, y: eo.box.y, w: eo.box.width, h: eo.box.height }
-        : { x: 0, y: 0, w: img.width, h: img.height };
-      const input = faceInput(img, box, meta);
-      const x = new Float32Array(meta.inputWidth * meta.inputHeight * meta.channels);
-      normaliseImageInto(input.image, x, 0);
-      const out = tf.tidy(() =>
-        model.predict(
-          tf.tensor4d(x, [1, meta.inputHeight, meta.inputWidth, meta.channels]),
-        ) as tf.Tensor
-      );
-      const pred = await out.data();
-      out.dispose();
-      const pts = toImagePoints(
-        denormalisePoints(pred, meta.inputWidth, meta.inputHeight),
-        input.matrix,
-      );
-      return {
-        box: { x: box.x, y: box.y, width: box.w, height: box.h },
-        keypoints: names.map((name, i) => ({ x: pts[2 * i], y: pts[2 * i + 1], name })),
-      };
+      const rgba = await toRgba(image);
+      const img = fromRgba(rgba, net.channels);
+      let found: { box: Box; score?: number }[];
+      if (eo.box || eo.boxes) {
+        found = [...(eo.box ? [eo.box] : []), ...(eo.boxes ?? [])].map((b) => ({
+          box: checkInside(fromFaceBox(b), img),
+        }));
+      } else if (!cropModel) {
+        found = [{ box: wholeBox(img) }];
+      } else {
+        const faces = await (await getFinder()).findFaces(rgba, eo);
+        found = faces.map((f) => ({ box: fromFaceBox(f.box), score: f.score }));
+      }
+      if (found.length === 0) return [];
+      let results = await net.run(img, found.map((f) => f.box));
+      if (eo.refine ?? (cropModel && meta.points.length === 68)) {
+        results = await net.run(img, results.map((r) => refinedBox(r.points)));
+      }
+      const faces = found.map((f, i) => toFace(f.box, f.score, results[i], net.names));
+      return faces.sort((a, b) => b.score - a.score);
+    },
+    async estimateFace(image, box) {
+      const img = fromRgba(await toRgba(image), net.channels);
+      const b = box ? checkInside(fromFaceBox(box), img) : wholeBox(img);
+      const [r] = await net.run(img, [b]);
+      return toFace(b, undefined, r, net.names);
     },
     dispose() {
-      model.dispose();
+      net.dispose();
+      ownFinder?.dispose?.();
     },
   };
 }
 
+/** The API of the former `createDetector`: one face per call. */
+export interface Detector {
+  /** The model's metadata. */
+  readonly meta: ModelMeta;
+  /** The keypoints of the face in `opts.box` (default: the whole image). */
+  estimate(image: ImageInput, opts?: { box?: FaceBox }): Promise<Face>;
+  /** Frees the model's memory. */
+  dispose(): void;
+}
+
 /**
- * Former name of {@linkcode createKeypointEstimator}, kept for one release.
+ * Former entry point, kept for one release: one face per call, in the given
+ * box or the whole image.
  *
- * @deprecated Use {@linkcode createKeypointEstimator}: "detector" now names the face finder.
+ * @deprecated Use {@linkcode createKeypointEstimator} (`estimate` finds every
+ * face; `estimateFace` takes one box). "Detector" now names the face finder.
  *
  * @example
  * ```ts ignore
  * import { createDetector } from "./keypoint_estimator.ts";
- * const estimator = await createDetector({ model: "part3" });
+ * const d = await createDetector({ model: "part3" });
+ * const face = await d.estimate("face.jpg", { box: { x: 10, y: 10, width: 80, height: 90 } });
  * ```
  */
-export const createDetector: (opts?: KeypointEstimatorOptions) => Promise<KeypointEstimator> =
-  createKeypointEstimator;
-
-/**
- * Former name of {@linkcode KeypointEstimator}.
- *
- * @deprecated Use {@linkcode KeypointEstimator}.
- */
-export type Detector = KeypointEstimator;
+export async function createDetector(opts: KeypointEstimatorOptions = {}): Promise<Detector> {
+  const e = await createKeypointEstimator(opts);
+  return {
+    meta: e.meta,
+    estimate: (image, o = {}) => e.estimateFace(image, o.box),
+    dispose: () => e.dispose(),
+  };
+}
 
 /**
  * Former name of {@linkcode KeypointEstimatorOptions}.

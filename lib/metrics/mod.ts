@@ -7,3 +7,4 @@
 
 export * from "./face_alignment.ts";
 export * from "./point_errors.ts";
+export * from "./detection.ts";

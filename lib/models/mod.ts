@@ -9,3 +9,4 @@ export * from "./checkpoint.ts";
 export * from "./course_cnn.ts";
 export * from "./resnet.ts";
 export * from "./unet.ts";
+export * from "./location.ts";

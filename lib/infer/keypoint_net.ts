@@ -1,0 +1,192 @@
+/**
+ * One call of a keypoint model on every face box of a photo: crops through
+ * `face_input.ts` (the path Part 3 validation uses), one batched `predict`,
+ * points mapped back to image pixels, and for heatmap models a confidence
+ * per point from the heatmap logits.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { denormalisePoints, normaliseImageInto } from "../augment/preprocess.ts";
+import { type Box, boxFromPoints } from "../data/face_box.ts";
+import { IBUG68, IMM58 } from "../data/layouts.ts";
+import type { FaceBox } from "../detect/face_finder.ts";
+import type { FloatImage } from "../image/raster.ts";
+import type { ModelMeta } from "../models/checkpoint.ts";
+import { faceInput, toImagePoints } from "./face_input.ts";
+
+/** The keypoints of one face box. */
+export interface NetResult {
+  /** Interleaved `[x0, y0, ...]` in image pixels (pixel centres). */
+  points: Float32Array;
+  /** Per-point confidence in [0, 1] (heatmap models only). */
+  scores?: Float32Array;
+}
+
+/** A keypoint model ready to run on boxes. */
+export interface KeypointNet {
+  /** Channels the model reads (1 gray, 3 RGB). */
+  channels: 1 | 3;
+  /** Point names in output order. */
+  names: string[];
+  /** Runs the model on `boxes` of `image` (one batch); one result per box. */
+  run(image: FloatImage, boxes: Box[]): Promise<NetResult[]>;
+  /** Frees the model. */
+  dispose(): void;
+}
+
+/** Largest batch sent to the model at once. */
+const MAX_BATCH = 16;
+
+/**
+ * Point confidence from heatmap logits `[h*w]` of one point: softmax, then
+ * the probability mass in the 3x3 cells around the peak.
+ *
+ * @example
+ * ```ts
+ * import { peakMass } from "./keypoint_net.ts";
+ * const sharp = new Float32Array(16).fill(-20);
+ * sharp[5] = 20;
+ * console.log(peakMass(sharp, 4, 4, 0) > 0.99); // true
+ * console.log(peakMass(new Float32Array(16), 4, 4, 0)); // 0.25 (uniform: 4 of 16 cells)
+ * ```
+ */
+export function peakMass(
+  logits: ArrayLike<number>,
+  width: number,
+  height: number,
+  offset: number,
+  stride = 1,
+): number {
+  const n = width * height;
+  let max = -Infinity, arg = 0;
+  for (let i = 0; i < n; i++) {
+    const v = logits[offset + i * stride];
+    if (v > max) [max, arg] = [v, i];
+  }
+  let total = 0, near = 0;
+  const px = arg % width, py = Math.floor(arg / width);
+  for (let i = 0; i < n; i++) {
+    const e = Math.exp(logits[offset + i * stride] - max);
+    total += e;
+    if (Math.abs((i % width) - px) <= 1 && Math.abs(Math.floor(i / width) - py) <= 1) near += e;
+  }
+  return near / total;
+}
+
+/**
+ * Wraps a loaded keypoint model. Heatmap models (a `heatmap_logits` layer)
+ * also return per-point scores.
+ *
+ * @example
+ * ```ts ignore
+ * import { createKeypointNet } from "./keypoint_net.ts";
+ * const net = createKeypointNet(model, meta);
+ * const [face] = await net.run(image, [{ x: 10, y: 10, w: 80, h: 90 }]);
+ * ```
+ */
+export function createKeypointNet(model: tf.LayersModel, meta: ModelMeta): KeypointNet {
+  const layout = meta.layout === IBUG68.id ? IBUG68 : meta.layout === IMM58.id ? IMM58 : null;
+  const names = meta.points.map((p) => layout?.names[p] ?? `point_${p}`);
+  const logitsLayer = model.layers.find((l) => l.name === "heatmap_logits");
+  const both = logitsLayer
+    ? tf.model({
+      inputs: model.inputs,
+      outputs: [model.outputs[0], logitsLayer.output as tf.SymbolicTensor],
+    })
+    : undefined;
+  const size = meta.inputWidth * meta.inputHeight * meta.channels;
+  const runBatch = async (image: FloatImage, boxes: Box[]): Promise<NetResult[]> => {
+    const x = new Float32Array(boxes.length * size);
+    const inputs = boxes.map((b, i) => {
+      const input = faceInput(image, b, meta);
+      normaliseImageInto(input.image, x, i * size);
+      return input;
+    });
+    const outs = tf.tidy(() => {
+      const t = tf.tensor4d(x, [boxes.length, meta.inputHeight, meta.inputWidth, meta.channels]);
+      const o = (both ?? model).predict(t);
+      return Array.isArray(o) ? o : [o];
+    });
+    const [pred, logits] = await Promise.all(outs.map((o) => o.data()));
+    const lshape = outs[1]?.shape;
+    tf.dispose(outs);
+    const k = names.length;
+    return inputs.map((input, i) => {
+      const pts = toImagePoints(
+        denormalisePoints(
+          pred.subarray(i * 2 * k, (i + 1) * 2 * k),
+          meta.inputWidth,
+          meta.inputHeight,
+        ),
+        input.matrix,
+      );
+      if (!logits || !lshape) return { points: pts };
+      const [, h, w, c] = lshape;
+      const scores = new Float32Array(k);
+      for (let j = 0; j < k; j++) scores[j] = peakMass(logits, w, h, i * h * w * c + j, c);
+      return { points: pts, scores };
+    });
+  };
+  return {
+    channels: meta.channels as 1 | 3,
+    names,
+    async run(image, boxes) {
+      const out: NetResult[] = [];
+      for (let i = 0; i < boxes.length; i += MAX_BATCH) {
+        out.push(...await runBatch(image, boxes.slice(i, i + MAX_BATCH)));
+      }
+      return out;
+    },
+    dispose() {
+      model.dispose();
+    },
+  };
+}
+
+/**
+ * The box of a second pass: the bounding box of the first pass's points,
+ * the box the crop models were trained on.
+ *
+ * @example
+ * ```ts
+ * import { refinedBox } from "./keypoint_net.ts";
+ * console.log(refinedBox(new Float32Array([0, 0, 10, 4]))); // { x: 0.5, y: 0.5, w: 10, h: 4 }
+ * ```
+ */
+export function refinedBox(points: Float32Array): Box {
+  return boxFromPoints(points, "first-pass keypoints");
+}
+
+/**
+ * A public box from the internal one.
+ *
+ * @example
+ * ```ts
+ * import { toFaceBox } from "./keypoint_net.ts";
+ * console.log(toFaceBox({ x: 1, y: 2, w: 3, h: 4 })); // { x: 1, y: 2, width: 3, height: 4 }
+ * ```
+ */
+export function toFaceBox(b: Box): FaceBox {
+  return { x: b.x, y: b.y, width: b.w, height: b.h };
+}
+
+/**
+ * The internal box of a public one (checked: finite, positive size).
+ *
+ * @example
+ * ```ts
+ * import { fromFaceBox } from "./keypoint_net.ts";
+ * console.log(fromFaceBox({ x: 1, y: 2, width: 3, height: 4 })); // { x: 1, y: 2, w: 3, h: 4 }
+ * ```
+ */
+export function fromFaceBox(b: FaceBox): Box {
+  const box = { x: b.x, y: b.y, w: b.width, h: b.height };
+  if (![box.x, box.y, box.w, box.h].every(Number.isFinite) || box.w <= 0 || box.h <= 0) {
+    throw new Error(
+      `face box must have finite x, y and positive width, height (got ${JSON.stringify(b)})`,
+    );
+  }
+  return box;
+}
