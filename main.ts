@@ -18,6 +18,9 @@ import { predictCli } from "./lib/cli/predict.ts";
 import { createKeypointEstimator } from "./lib/infer/keypoint_estimator.ts";
 import { writeKaggle } from "./lib/course/kaggle.ts";
 import { exportOnnxFile } from "./lib/onnx/export.ts";
+import { evaluateDetection } from "./lib/course/detect_eval.ts";
+import { createFaceDetector } from "./lib/detect/face_detector.ts";
+import { writeFileAtomic } from "./lib/util/fs_util.ts";
 import { resolve300wDir, W300_SPLIT } from "./lib/data/w300.ts";
 
 const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
@@ -48,8 +51,14 @@ const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
     --loss smoothl1|mse (smoothl1)  --warmup N (1)  --decay cosine|step|constant (cosine)`;
 
 const EVAL_USAGE = `usage: main.ts eval --model DIR [--data DIR ...] [--pictures DIR] [--backend B]
-  NME, failure rate, AUC@8 and MAE of a 68-point model on labelled folders
-  (default: the 300-W validation subset helen_testset)`;
+       main.ts eval --detect [--model part3|DIR] [--data DIR|FILE.xml ...] [--min-score X]
+                    [--min-face-size PX] [--no-refine] [--no-calibrate] [--json FILE]
+  NME, failure rate, AUC@8 and MAE of a 68-point model on labelled folders from their truth
+  boxes (default: the 300-W validation subset helen_testset).
+  --detect: the face finder end to end on labelled photos (300-W crop folders and dlib XML
+  photo sets; default helen_testset and ../shared/data/300w_photos/afw/faces.xml): recall,
+  precision, and the NME of the matched faces next to their NME from truth boxes.
+  --no-refine: one keypoint pass; --no-calibrate: the face finder's raw boxes.`;
 
 const KAGGLE_USAGE =
   `usage: main.ts kaggle --model DIR --xml FILE [--out submission.csv] [--backend B]
@@ -169,7 +178,53 @@ async function evalCommand(args: string[]): Promise<void> {
     data: { type: "string", multiple: true },
     pictures: { type: "string" },
     backend: { type: "string", default: "auto" },
+    detect: { type: "boolean", default: false },
+    "min-score": { type: "string" },
+    "min-face-size": { type: "string" },
+    "no-refine": { type: "boolean", default: false },
+    "no-calibrate": { type: "boolean", default: false },
+    json: { type: "string" },
   }, EVAL_USAGE);
+  if (values.detect) {
+    const sources = values.data ?? [
+      `${resolve300wDir(undefined)}/helen_testset`,
+      `${resolve300wDir(undefined)}/../300w_photos/afw/faces.xml`,
+    ];
+    const estimator = await createKeypointEstimator({
+      model: values.model ?? "part3",
+      faceFinder: values["no-calibrate"]
+        ? await createFaceDetector({ calibration: null })
+        : undefined,
+    });
+    const options = {
+      minScore: values["min-score"] === undefined
+        ? undefined
+        : num(values["min-score"], 0, "min-score"),
+      minFaceSize: values["min-face-size"] === undefined
+        ? undefined
+        : Number(values["min-face-size"]),
+      refine: values["no-refine"] ? false : undefined,
+    };
+    const reports = [];
+    for (const source of sources) reports.push(await evaluateDetection(estimator, source, options));
+    estimator.dispose();
+    const table = [
+      "| source | photos | faces | found | recall | precision | NME found | NME truth box | ratio | ms/photo |",
+      "|---|---|---|---|---|---|---|---|---|---|",
+      ...reports.map((r) =>
+        `| ${r.source} | ${r.images} | ${r.faces} | ${r.matched} | ${r.recall.toFixed(3)} | ${
+          r.precision.toFixed(3)
+        } | ${(100 * r.nmeFound).toFixed(2)} % | ${(100 * r.nmeTruthBox).toFixed(2)} % | ${
+          r.nmeRatio.toFixed(3)
+        } | ${r.msPerImage.toFixed(0)} |`
+      ),
+    ].join("\n");
+    console.log(table);
+    if (values.json) {
+      await writeFileAtomic(values.json, JSON.stringify({ options, reports }, null, 2) + "\n");
+    }
+    return;
+  }
   if (!values.model) throw usageError("eval: --model DIR is required", EVAL_USAGE);
   const dirs = values.data ?? W300_SPLIT.val.map((d) => `${resolve300wDir(undefined)}/${d}`);
   const backend = await setupBackend(parseBackend(values.backend!));

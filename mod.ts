@@ -1,25 +1,34 @@
 /**
- * facekit: face keypoints in TypeScript on Deno, with models trained by
- * this project (IMM nose tip and 58 points, 300-W 68 points).
+ * facekit: faces and their keypoints in photos, in TypeScript on Deno. A
+ * face finder (MediaPipe BlazeFace, shipped) finds every face; models
+ * trained by this project place the keypoints (300-W 68 points, IMM 58
+ * points and nose tip).
  *
  * Importing this module performs no I/O. Estimating on image bytes needs no
- * permission; loading a model needs read access to its folder.
+ * permission; loading a model needs read access to its folder (the shipped
+ * ones are in `models/`).
  *
  * ```ts ignore
  * import { createKeypointEstimator } from "jsr:@facekit/keypoints";
  *
  * const estimator = await createKeypointEstimator({ model: "part3" });
- * const bytes = await Deno.readFile("face.jpg");
- * const { keypoints } = await estimator.estimate(bytes);
- * console.log(keypoints.find((k) => k.name === "nose_bridge_3"));
+ * const faces = await estimator.estimate(await Deno.readFile("group.jpg"));
+ * for (const { box, score, keypoints } of faces) {
+ *   console.log(score.toFixed(2), box, keypoints.find((k) => k.name === "nose_bridge_3"));
+ * }
  * estimator.dispose();
  * ```
  *
- * As a command:
+ * Results are in pixels of the upright photo (JPEG EXIF orientation
+ * applied): `[{ box: { x, y, width, height }, score, keypoints: [{ x, y,
+ * name, score }] }]`, best face first. Pass `box` or `boxes` to skip finding
+ * (for boxes from another detector), or a `faceFinder` of your own.
+ *
+ * As a command (JSON Lines, one line per image):
  *
  * ```sh
- * deno run --allow-read mod.ts predict face.jpg [--box x,y,w,h] [--model part3|part2|part1|DIR] [--json]
- * deno run --allow-read --allow-write=out.png mod.ts predict face.jpg --out out.png
+ * deno run --allow-read mod.ts predict photo.jpg more_photos/ [--model part3|part3-fast|DIR] [--box x,y,w,h]
+ * deno run --allow-read --allow-write=out mod.ts predict photos/ --out out
  * ```
  *
  * @module
@@ -30,7 +39,9 @@ export {
   createKeypointEstimator,
   type Detector,
   type DetectorOptions,
+  drawFaces,
   type EstimateOptions,
+  type Face,
   type FaceBox,
   type FaceEstimate,
   type ImageInput,
@@ -39,9 +50,21 @@ export {
   type KeypointEstimator,
   type KeypointEstimatorOptions,
 } from "./lib/infer/mod.ts";
+export {
+  type BlazeFaceOptions,
+  type BoxCalibration,
+  createFaceDetector,
+  type FaceDetector,
+  type FaceDetectorOptions,
+  type FaceFinder,
+  type FindFacesOptions,
+  type FoundFace,
+  type NamedPoint,
+  type Tile,
+} from "./lib/detect/mod.ts";
 export type { ModelMeta } from "./lib/models/mod.ts";
 export type { BackendName } from "./lib/backends/mod.ts";
-export type { RgbaLike } from "./lib/image/mod.ts";
+export type { RgbaImage, RgbaLike } from "./lib/image/mod.ts";
 
 if (import.meta.main) {
   const { predictCli } = await import("./lib/cli/predict.ts");

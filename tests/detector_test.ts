@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { createDetector } from "../mod.ts";
-import { loadModel, resolveModelLocation } from "../lib/infer/keypoint_estimator.ts";
+import { loadModel } from "../lib/infer/keypoint_estimator.ts";
+import { resolveModelLocation } from "../lib/models/location.ts";
 import { folderSaver } from "../lib/models/checkpoint.ts";
 import { buildPart1 } from "../lib/models/course_cnn.ts";
 import { parseBox } from "../lib/cli/predict.ts";

@@ -26,7 +26,7 @@ Deno.test("writeKaggle predicts every non-ignored XML box in original-image pixe
     assert.equal(rows.length, 1 + 3 * 136);
     // The first face's rows equal a direct estimate with the XML box (top 2, left 2, 28x32).
     const img = await readImage(XML.replace(/labels\.xml$/, "images/4000_1.jpg"));
-    const est = await estimator.estimate(img, { box: { x: 2, y: 2, width: 28, height: 32 } });
+    const est = await estimator.estimateFace(img, { x: 2, y: 2, width: 28, height: 32 });
     const first = rows.slice(1, 137).map((r) => Number(r.split(",")[1]));
     est.keypoints.forEach((k, i) => {
       assert.ok(Math.abs(first[2 * i] - k.x) < 1e-3 && Math.abs(first[2 * i + 1] - k.y) < 1e-3);

@@ -5,7 +5,10 @@
  * The mapping is `cx' = cx + dx * w`, `cy' = cy + dy * h`,
  * `w' = w * exp(logW)`, `h' = h * exp(logH)`; its constants are the means
  * over matched detections of the 300-W training crops (helen_trainset and
- * lfpw_trainset), measured by `calibrate.ts`.
+ * lfpw_trainset), measured by `calibrate.ts`. BlazeFace's box is not
+ * scale-consistent (relative to the face it is ~4 % wider at 20-100
+ * model-input pixels than at 130-160, see `size_range.ts`), so the fit
+ * depends on the face sizes it was measured at.
  *
  * @module
  */
@@ -31,8 +34,9 @@ export interface BoxCalibration {
  * wide, the sizes at which the default tiling sees faces in photos (stds
  * 0.025, 0.041, 0.074, 0.078; see `calibrate.ts`). The 68-point box sits
  * lower (brows to chin, no forehead) and is about 6 % narrower and 8 %
- * shorter than the detector box. Mean IoU with the 68-point box: AFW photos
- * 0.819 raw -> 0.853, helen_testset 0.785 -> 0.848.
+ * shorter than the detector box. Mean IoU with the 68-point box (matched
+ * faces, default options): AFW photos 0.815 raw -> 0.849, helen_testset
+ * 0.812 -> 0.867.
  */
 export const BLAZEFACE_TO_68PT: BoxCalibration = {
   dx: 0.0050,
@@ -42,15 +46,16 @@ export const BLAZEFACE_TO_68PT: BoxCalibration = {
 };
 
 /**
- * The same fit on the training crops as they are (the face about half the
- * crop, so about 128 input pixels wide, where BlazeFace's box is relatively
- * larger): better for face-filling crops, worse for photos (AFW IoU 0.830).
+ * The same fit on the training crops as they are, through {@link findFaces}
+ * with default options (1665 faces; the face is about half the crop, so
+ * about 100 input pixels wide, where BlazeFace's box is relatively larger):
+ * as good on helen_testset (IoU 0.867), worse on photos (AFW 0.843).
  */
 export const BLAZEFACE_TO_68PT_CLOSEUP: BoxCalibration = {
-  dx: -0.0026,
-  dy: 0.0766,
-  logW: -0.0876,
-  logH: -0.1073,
+  dx: 0.0010,
+  dy: 0.0637,
+  logW: -0.0719,
+  logH: -0.0915,
 };
 
 /**

@@ -1,0 +1,157 @@
+/**
+ * End-to-end evaluation of face finding plus keypoints on labelled photos
+ * (`main.ts eval --detect`): folders of 300-W crops (`NAME.pts` beside
+ * `NAME.jpg`) and dlib XML photo sets. For each photo the estimator finds
+ * the faces itself; found faces are matched to the labelled ones by the
+ * rule of `../metrics/detection.ts` (IoU >= 0.3 with the landmarks' box, or
+ * its centre inside the found box). Reported: recall, precision, and the
+ * NME of the matched faces next to the NME of the same faces estimated
+ * from their truth boxes.
+ *
+ * @module
+ */
+
+import { boxFromPoints } from "../data/face_box.ts";
+import { parseDlibXml, parsePts } from "../data/w300.ts";
+import { readImage } from "../image/decode.ts";
+import type { EstimateOptions, Face, KeypointEstimator } from "../infer/keypoint_estimator.ts";
+import { toFaceBox } from "../infer/keypoint_net.ts";
+import { type DetectionCounts, detectionCounts, matchFaces } from "../metrics/detection.ts";
+import { nmeInterOcular } from "../metrics/face_alignment.ts";
+import { createProgress } from "../util/progress.ts";
+
+/** One labelled photo: its path and the 68 points of each labelled face. */
+export interface LabelledPhoto {
+  /** Image path. */
+  image: string;
+  /** Each face's 68 points, interleaved, in the stored image's pixels. */
+  faces: Float32Array[];
+}
+
+/**
+ * The labelled photos of a folder of 300-W crops or a dlib XML file (faces
+ * with 68 parts; `ignore` boxes skipped), in file order.
+ *
+ * @example
+ * ```ts ignore
+ * import { labelledPhotos } from "./detect_eval.ts";
+ * const photos = await labelledPhotos("../shared/data/300w_photos/afw/faces.xml");
+ * console.log(photos.length); // 145
+ * ```
+ */
+export async function labelledPhotos(source: string): Promise<LabelledPhoto[]> {
+  if (/\.xml$/i.test(source)) {
+    const dir = source.includes("/") ? source.replace(/\/[^/]*$/, "") : ".";
+    const byFile = new Map<string, Float32Array[]>();
+    for (const f of parseDlibXml(await Deno.readTextFile(source), source)) {
+      if (!f.points || f.ignore) continue;
+      if (f.points.length !== 136) {
+        throw new Error(`${source}: ${f.file}: a face has ${f.points.length / 2} parts, not 68`);
+      }
+      const path = f.file.startsWith("/") ? f.file : `${dir}/${f.file}`;
+      byFile.set(path, [...(byFile.get(path) ?? []), f.points]);
+    }
+    return [...byFile].map(([image, faces]) => ({ image, faces }));
+  }
+  const names = [...Deno.readDirSync(source)].filter((e) => e.isFile).map((e) => e.name).sort();
+  const lower = new Map(names.map((n) => [n.toLowerCase(), n]));
+  const out: LabelledPhoto[] = [];
+  for (const label of names.filter((n) => /\.pts$/i.test(n))) {
+    const stem = label.replace(/\.pts$/i, "");
+    const image = ["jpg", "jpeg", "png"].map((x) => lower.get(`${stem}.${x}`.toLowerCase()))
+      .find((n) => n !== undefined);
+    if (!image) throw new Error(`${source}/${label}: its image (${stem}.jpg or .png) is missing`);
+    const points = parsePts(await Deno.readTextFile(`${source}/${label}`), `${source}/${label}`);
+    out.push({ image: `${source}/${image}`, faces: [points] });
+  }
+  if (out.length === 0) throw new Error(`${source}: no .pts labels`);
+  return out;
+}
+
+/** The result of {@linkcode evaluateDetection} on one source. */
+export interface DetectionReport extends DetectionCounts {
+  /** The folder or XML file. */
+  source: string;
+  /** Photos. */
+  images: number;
+  /** Mean inter-ocular NME of the matched faces, end to end (found boxes). */
+  nmeFound: number;
+  /** Mean NME of the same faces estimated from their truth boxes. */
+  nmeTruthBox: number;
+  /** nmeFound / nmeTruthBox. */
+  nmeRatio: number;
+  /** Mean time per photo of finding plus keypoints, ms. */
+  msPerImage: number;
+}
+
+function flatten(faces: Face[]): Float32Array {
+  return Float32Array.from(faces.flatMap((f) => f.keypoints.flatMap((k) => [k.x, k.y])));
+}
+
+function mean(a: number[]): number {
+  return a.length ? a.reduce((s, v) => s + v, 0) / a.length : NaN;
+}
+
+/**
+ * Runs the estimator with face finding on every photo of `source` and
+ * compares with the labels (see the module doc).
+ *
+ * @example
+ * ```ts ignore
+ * import { evaluateDetection } from "./detect_eval.ts";
+ * const r = await evaluateDetection(estimator, "../shared/data/300w/helen_testset");
+ * console.log(r.recall, r.nmeFound / r.nmeTruthBox);
+ * ```
+ */
+export async function evaluateDetection(
+  estimator: KeypointEstimator,
+  source: string,
+  options: EstimateOptions = {},
+  quiet = false,
+): Promise<DetectionReport> {
+  const photos = await labelledPhotos(source);
+  const progress = quiet ? undefined : createProgress(source.replace(/^.*\/(.+\/)?/, "$1"));
+  let faces = 0, detections = 0, matched = 0, ms = 0;
+  const found: number[] = [], truth: number[] = [];
+  for (const [i, photo] of photos.entries()) {
+    progress?.update(i, photos.length, `recall ${(matched / Math.max(1, faces)).toFixed(3)}`);
+    const rgba = await readImage(photo.image);
+    const boxes = photo.faces.map((p) => toFaceBox(boxFromPoints(p, photo.image)));
+    const t0 = performance.now();
+    const result = await estimator.estimate(rgba, { ...options, box: undefined, boxes: undefined });
+    ms += performance.now() - t0;
+    const match = matchFaces(boxes, result);
+    faces += boxes.length;
+    detections += result.length;
+    const hit = match.map((d, t) => ({ d, t })).filter((m) => m.d >= 0);
+    matched += hit.length;
+    if (hit.length === 0) continue;
+    const fromTruth = await estimator.estimate(rgba, {
+      ...options,
+      boxes: hit.map((m) => boxes[m.t]),
+    });
+    // estimate sorts by score; keep the given order by matching boxes back.
+    const byBox = hit.map((m) =>
+      fromTruth.find((f) => f.box.x === boxes[m.t].x && f.box.y === boxes[m.t].y)!
+    );
+    const target = Float32Array.from(hit.flatMap((m) => [...photo.faces[m.t]]));
+    found.push(...nmeInterOcular(flatten(hit.map((m) => result[m.d])), target));
+    truth.push(...nmeInterOcular(flatten(byBox), target));
+  }
+  const counts = detectionCounts(faces, detections, matched);
+  progress?.finish(
+    `recall ${counts.recall.toFixed(3)}, precision ${counts.precision.toFixed(3)}, ` +
+      `NME found ${(100 * mean(found)).toFixed(2)} % vs truth box ${
+        (100 * mean(truth)).toFixed(2)
+      } %`,
+  );
+  return {
+    source,
+    images: photos.length,
+    ...counts,
+    nmeFound: mean(found),
+    nmeTruthBox: mean(truth),
+    nmeRatio: mean(found) / mean(truth),
+    msPerImage: ms / photos.length,
+  };
+}
