@@ -1,45 +1,122 @@
 /**
- * Per-face latency of the inference API in a warm process (batch 1):
- * `estimate` on a decoded photo with a box (crop, resize, normalise,
- * predict, map back). `deno task onnx:check` times the network alone.
+ * Inference latency in one table (warm process unless said, batch 1):
+ * keypoints per face (one pass, and with the refining second pass), the
+ * face finder on a 1024-px photo (whole-photo pass only, and the default
+ * tiling), finder + keypoints on 1024-px photos with 1 and 5 faces, and a
+ * cold `predict` process. The photos are the fixture's speaker pasted onto a
+ * 1024x768 gray canvas, so the bench needs no data set.
  *
  * ```sh
- * deno run --allow-read tasks/predict_bench.ts [--model part3] [--backend wasm] [--reps 50]
+ * deno task bench:predict [--model part3] [--backend wasm] [--reps 20] [--no-cold]
  * ```
  *
  * @module
  */
 
 import { parseOrExit } from "../lib/cli/args.ts";
-import { createKeypointEstimator } from "../mod.ts";
+import { createFaceDetector, createKeypointEstimator } from "../mod.ts";
 import { readImage } from "../lib/image/decode.ts";
+import type { RgbaImage } from "../lib/image/rgba.ts";
 
-const USAGE = `usage: deno task bench:predict [--model part3] [--backend wasm] [--reps 50]
-  per-face latency of the keypoint estimator`;
+const USAGE =
+  `usage: deno task bench:predict [--model part3] [--backend wasm] [--reps 20] [--no-cold]
+  latency of the keypoint estimator and the face finder (ms, median and p90)`;
 
 const { values } = parseOrExit(Deno.args, {
   model: { type: "string", default: "part3" },
   backend: { type: "string", default: "wasm" },
-  reps: { type: "string", default: "50" },
+  reps: { type: "string", default: "20" },
+  "no-cold": { type: "boolean", default: false },
 }, USAGE);
 const reps = Number(values.reps);
-const estimator = await createKeypointEstimator({
-  model: values.model,
-  backend: values.backend as "wasm" | "cpu" | "webgpu",
-});
-const photo = await readImage(new URL("../fixtures/einstein.jpg", import.meta.url).pathname);
-const box = { x: 354, y: 282, width: 84, height: 99 };
-for (let i = 0; i < 5; i++) await estimator.estimate(photo, { box });
-const times: number[] = [];
-for (let i = 0; i < reps; i++) {
-  const t = performance.now();
-  await estimator.estimate(photo, { box });
-  times.push(performance.now() - t);
+const backend = values.backend as "wasm" | "cpu" | "webgpu";
+const ROOT = new URL("../", import.meta.url).pathname;
+
+const photo = await readImage(`${ROOT}fixtures/einstein.jpg`);
+const speaker = { x: 354, y: 282, width: 84, height: 99 };
+
+/** `n` copies of the speaker's head on a 1024x768 gray canvas. */
+function canvas(n: number): RgbaImage {
+  const [w, h, cw, ch] = [1024, 768, 200, 220];
+  const data = new Uint8ClampedArray(w * h * 4).fill(110);
+  for (let i = 0; i < n; i++) {
+    const x0 = 20 + (i % 4) * 250, y0 = 40 + Math.floor(i / 4) * 380;
+    for (let r = 0; r < ch; r++) {
+      const s = ((220 + r) * photo.width + 300) * 4;
+      data.set(photo.data.subarray(s, s + cw * 4), ((y0 + r) * w + x0) * 4);
+    }
+  }
+  return { width: w, height: h, data };
 }
-times.sort((a, b) => a - b);
-const { inputWidth: w, inputHeight: h, channels: c } = estimator.meta;
-console.log(
-  `${values.model} on ${values.backend}: estimate() median ${times[reps >> 1].toFixed(2)} ms, ` +
-    `p90 ${times[Math.floor(reps * 0.9)].toFixed(2)} ms per face (batch 1, ${w}x${h}x${c}, warm)`,
-);
+
+async function time(f: () => Promise<unknown>): Promise<{ median: number; p90: number }> {
+  for (let i = 0; i < 3; i++) await f();
+  const t: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await f();
+    t.push(performance.now() - t0);
+  }
+  t.sort((a, b) => a - b);
+  return { median: t[t.length >> 1], p90: t[Math.floor(t.length * 0.9)] };
+}
+
+const rows: [string, { median: number; p90: number }, string][] = [];
+const estimator = await createKeypointEstimator({ model: values.model, backend });
+const finder = await createFaceDetector({ backend });
+rows.push([
+  "keypoints, one face, one pass",
+  await time(() => estimator.estimateFace(photo, speaker)),
+  `${values.model}, ${estimator.meta.inputWidth}x${estimator.meta.inputHeight}`,
+]);
+rows.push([
+  "keypoints, one face, with refine pass",
+  await time(() => estimator.estimate(photo, { box: speaker })),
+  "two passes",
+]);
+const one = canvas(1), five = canvas(5);
+for (const [label, mfs] of [["whole photo only", 0], ["default tiling", undefined]] as const) {
+  const found = await finder.findFaces(one, { minFaceSize: mfs });
+  rows.push([
+    `face finder, 1024x768, ${label}`,
+    await time(() => finder.findFaces(one, { minFaceSize: mfs })),
+    `${found.length} face(s)`,
+  ]);
+}
+for (const [n, img] of [[1, one], [5, five]] as const) {
+  for (const [label, mfs] of [["whole photo only", 0], ["default tiling", undefined]] as const) {
+    const faces = await estimator.estimate(img, { minFaceSize: mfs });
+    rows.push([
+      `finder + keypoints, 1024x768, ${n} face(s), ${label}`,
+      await time(() => estimator.estimate(img, { minFaceSize: mfs })),
+      `${faces.length} found`,
+    ]);
+  }
+}
 estimator.dispose();
+finder.dispose();
+
+if (!values["no-cold"]) {
+  const t: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    const p = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", `${ROOT}mod.ts`, "predict", `${ROOT}fixtures/einstein.jpg`],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (!p.success) throw new Error("cold predict failed");
+    t.push(performance.now() - t0);
+  }
+  t.sort((a, b) => a - b);
+  rows.push([
+    "cold process: predict einstein.jpg (817x1024)",
+    { median: t[1], p90: t[2] },
+    "3 runs",
+  ]);
+}
+
+console.log(`| what (${backend}) | median ms | p90 ms | note |\n|---|---|---|---|`);
+for (const [what, t, note] of rows) {
+  console.log(`| ${what} | ${t.median.toFixed(1)} | ${t.p90.toFixed(1)} | ${note} |`);
+}
