@@ -62,9 +62,27 @@ export {
   type NamedPoint,
   type Tile,
 } from "./lib/detect/mod.ts";
+export {
+  alignFace,
+  alignmentMatrix,
+  type AlignOptions,
+  eyeAspectRatio,
+  eyeCentres,
+  type HeadPose,
+  headPose,
+  interOcularDistance,
+  MEAN_FACE_3D,
+  mouthAspectRatio,
+  poseRotation,
+  projectMeanFace,
+  type RegionName,
+  regions,
+  REGIONS_68,
+  type XY,
+} from "./lib/analyze/mod.ts";
 export type { ModelMeta } from "./lib/models/mod.ts";
 export type { BackendName } from "./lib/backends/mod.ts";
-export type { RgbaImage, RgbaLike } from "./lib/image/mod.ts";
+export type { Affine, RgbaImage, RgbaLike } from "./lib/image/mod.ts";
 
 if (import.meta.main) {
   const { predictCli } = await import("./lib/cli/predict.ts");

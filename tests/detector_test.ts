@@ -122,7 +122,7 @@ Deno.test("model loading refuses traversal, shape mismatch and truncated weights
 });
 
 Deno.test("predict runs with read access to the model folder and the photo only", async () => {
-  const modelDir = `${ROOT}models/part3`;
+  const modelDir = `${ROOT}models`; // part3 and the face finder (blazeface)
   const ok = await run([
     "run",
     "--no-prompt",
@@ -135,8 +135,10 @@ Deno.test("predict runs with read access to the model folder and the photo only"
     "354,282,84,99",
   ]);
   assert.equal(ok.code, 0, ok.err);
-  const face = JSON.parse(ok.out);
-  assert.equal(face.keypoints.length, 68);
+  const line = JSON.parse(ok.out);
+  assert.equal(line.image, FACE);
+  assert.equal(line.faces.length, 1);
+  assert.equal(line.faces[0].keypoints.length, 68);
   // Without the model folder: a clear message naming the flag.
   const noModel = await run([
     "run",

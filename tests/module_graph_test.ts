@@ -22,6 +22,7 @@ const LAYERS = [
   "onnx",
   "detect",
   "infer",
+  "analyze",
   "cli",
   "course",
 ];

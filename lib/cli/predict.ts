@@ -12,15 +12,18 @@ import { readImage } from "../image/decode.ts";
 import { encodePng } from "../image/png.ts";
 import { ensureDir, writeFileAtomic } from "../util/fs_util.ts";
 import { createProgress } from "../util/progress.ts";
+import { alignFace } from "../analyze/align.ts";
+import { headPose } from "../analyze/head_pose.ts";
 import { parseCli, runCli, usageError } from "./args.ts";
 
 const USAGE =
   `usage: predict IMAGE|DIR... [--model part3|part3-fast|part2|part1|DIR|URL] [--box x,y,w,h]
     [--max-faces N] [--min-score X] [--min-face-size PX] [--no-refine] [--out DIR|FILE.png]
-    [--backend wasm|cpu|webgpu]
+    [--aligned DIR] [--backend wasm|cpu|webgpu]
   Finds every face in each photo (JPEG/PNG; folders are searched for them) and prints one JSON
   line per image: {"image": PATH, "faces": [{"box", "score", "keypoints": [{x, y, name, score}]}]}
-  (pixels of the upright photo, best face first). An unreadable image gives
+  (pixels of the upright photo, best face first; 68-point faces add "pose": {yaw, pitch, roll}
+  in degrees). An unreadable image gives
   {"image": PATH, "error": "..."} on its line; the others still run and the exit code is 1.
     --box x,y,w,h       use this face box instead of finding faces (one image)
     --max-faces N       at most N faces per image (default 20)
@@ -29,6 +32,7 @@ const USAGE =
     --no-refine         skip the second pass that re-crops each face from its first keypoints
     --out DIR           write DIR/<image name>.png with boxes, scores and points
                         (a FILE.png path when there is one image)
+    --aligned DIR       write DIR/<image name>_face<k>.png: 112x112 eye-aligned crops
     --json              accepted for compatibility (the output is always JSON Lines)`;
 
 const IMAGE_EXT = /\.(jpe?g|png)$/i;
@@ -131,6 +135,7 @@ export function predictCli(args: string[]): Promise<number> {
         "min-score": { type: "string" },
         "min-face-size": { type: "string" },
         "no-refine": { type: "boolean", default: false },
+        aligned: { type: "string" },
       },
       USAGE,
       true,
@@ -158,6 +163,7 @@ export function predictCli(args: string[]): Promise<number> {
       ? values.out
       : undefined;
     if (values.out && !outFile) await ensureDir(values.out);
+    if (values.aligned) await ensureDir(values.aligned);
     const estimator = await createKeypointEstimator({
       model: values.model,
       backend: values.backend as "wasm" | "cpu" | "webgpu",
@@ -175,11 +181,26 @@ export function predictCli(args: string[]): Promise<number> {
             const file = outFile ?? pngPath(values.out, path, used);
             await writeFileAtomic(file, encodePng(drawFaces(rgba, faces)));
           }
-          console.log(JSON.stringify({ image: path, faces }));
+          if (values.aligned) {
+            for (const [k, f] of faces.entries()) {
+              if (f.keypoints.length !== 68) break;
+              const file = pngPath(
+                values.aligned,
+                `${path.replace(/\.[^./]*$/, "")}_face${k}`,
+                used,
+              );
+              await writeFileAtomic(file, encodePng(alignFace(rgba, f.keypoints)));
+            }
+          }
+          const withPose = faces.map((f) =>
+            f.keypoints.length === 68 ? { ...f, pose: headPose(f.keypoints) } : f
+          );
+          console.log(JSON.stringify({ image: path, faces: withPose }));
         } catch (e) {
           failed++;
           const message = e instanceof Error ? e.message : String(e);
           console.log(JSON.stringify({ image: path, error: message }));
+          console.error(`error: ${message}`);
         }
       }
     } finally {
