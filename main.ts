@@ -52,13 +52,14 @@ const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
 
 const EVAL_USAGE = `usage: main.ts eval --model DIR [--data DIR ...] [--pictures DIR] [--backend B]
        main.ts eval --detect [--model part3|DIR] [--data DIR|FILE.xml ...] [--min-score X]
-                    [--min-face-size PX] [--no-refine] [--no-calibrate] [--json FILE]
+                    [--min-face-size PX] [--no-refine] [--no-calibrate] [--flip] [--json FILE]
   NME, failure rate, AUC@8 and MAE of a 68-point model on labelled folders from their truth
   boxes (default: the 300-W validation subset helen_testset).
   --detect: the face finder end to end on labelled photos (300-W crop folders and dlib XML
   photo sets; default helen_testset and ../shared/data/300w_photos/afw/faces.xml): recall,
   precision, and the NME of the matched faces next to their NME from truth boxes.
-  --no-refine: one keypoint pass; --no-calibrate: the face finder's raw boxes.`;
+  --no-refine: one keypoint pass; --no-calibrate: the face finder's raw boxes;
+  --flip: test-time flip averaging of the keypoints.`;
 
 const KAGGLE_USAGE =
   `usage: main.ts kaggle --model DIR --xml FILE [--out submission.csv] [--backend B]
@@ -183,6 +184,7 @@ async function evalCommand(args: string[]): Promise<void> {
     "min-face-size": { type: "string" },
     "no-refine": { type: "boolean", default: false },
     "no-calibrate": { type: "boolean", default: false },
+    flip: { type: "boolean", default: false },
     json: { type: "string" },
   }, EVAL_USAGE);
   if (values.detect) {
@@ -204,6 +206,7 @@ async function evalCommand(args: string[]): Promise<void> {
         ? undefined
         : Number(values["min-face-size"]),
       refine: values["no-refine"] ? false : undefined,
+      flip: values.flip,
     };
     const reports = [];
     for (const source of sources) reports.push(await evaluateDetection(estimator, source, options));

@@ -96,6 +96,11 @@ export interface EstimateOptions extends FindFacesOptions {
    * estimate again (default true for 68-point crop models).
    */
   refine?: boolean;
+  /**
+   * Test-time flip averaging: also estimate on the mirrored crop and average
+   * (default false; about twice the keypoint time).
+   */
+  flip?: boolean;
 }
 
 /** A loaded keypoint model. */
@@ -206,9 +211,10 @@ export async function createKeypointEstimator(
         found = faces.map((f) => ({ box: fromFaceBox(f.box), score: f.score }));
       }
       if (found.length === 0) return [];
-      let results = await net.run(img, found.map((f) => f.box));
+      const flip = eo.flip ?? false;
+      let results = await net.run(img, found.map((f) => f.box), flip);
       if (eo.refine ?? (cropModel && meta.points.length === 68)) {
-        results = await net.run(img, results.map((r) => refinedBox(r.points)));
+        results = await net.run(img, results.map((r) => refinedBox(r.points)), flip);
       }
       const faces = found.map((f, i) => toFace(f.box, f.score, results[i], net.names));
       return faces.sort((a, b) => b.score - a.score);

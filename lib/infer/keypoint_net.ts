@@ -30,10 +30,33 @@ export interface KeypointNet {
   channels: 1 | 3;
   /** Point names in output order. */
   names: string[];
-  /** Runs the model on `boxes` of `image` (one batch); one result per box. */
-  run(image: FloatImage, boxes: Box[]): Promise<NetResult[]>;
+  /**
+   * Runs the model on `boxes` of `image` (one batch); one result per box.
+   * `flip`: also on the mirrored crops, points re-paired and averaged
+   * (twice the work; full layouts only).
+   */
+  run(image: FloatImage, boxes: Box[], flip?: boolean): Promise<NetResult[]>;
+  /** Whether `flip` is available (the model outputs a whole layout with a flip map). */
+  canFlip: boolean;
   /** Frees the model. */
   dispose(): void;
+}
+
+/** Copies the image at `from` to `to` mirrored left-right (HWC floats). */
+function mirrorInto(
+  x: Float32Array,
+  from: number,
+  to: number,
+  w: number,
+  h: number,
+  c: number,
+): void {
+  for (let y = 0; y < h; y++) {
+    for (let col = 0; col < w; col++) {
+      const s = from + (y * w + col) * c, d = to + (y * w + w - 1 - col) * c;
+      for (let k = 0; k < c; k++) x[d + k] = x[s + k];
+    }
+  }
 }
 
 /** Largest batch sent to the model at once. */
@@ -89,6 +112,10 @@ export function peakMass(
 export function createKeypointNet(model: tf.LayersModel, meta: ModelMeta): KeypointNet {
   const layout = meta.layout === IBUG68.id ? IBUG68 : meta.layout === IMM58.id ? IMM58 : null;
   const names = meta.points.map((p) => layout?.names[p] ?? `point_${p}`);
+  // Output index of each output's mirror partner (when the model covers its whole layout).
+  const whole = layout && meta.points.length === layout.names.length &&
+    meta.points.every((p, i) => p === i);
+  const flipMap = whole ? layout.flip : undefined;
   const logitsLayer = model.layers.find((l) => l.name === "heatmap_logits");
   const both = logitsLayer
     ? tf.model({
@@ -97,15 +124,23 @@ export function createKeypointNet(model: tf.LayersModel, meta: ModelMeta): Keypo
     })
     : undefined;
   const size = meta.inputWidth * meta.inputHeight * meta.channels;
-  const runBatch = async (image: FloatImage, boxes: Box[]): Promise<NetResult[]> => {
-    const x = new Float32Array(boxes.length * size);
+  // Warm-up: the first predict compiles kernels and allocates; do it at load.
+  tf.tidy(() =>
+    (both ?? model).predict(tf.zeros([1, meta.inputHeight, meta.inputWidth, meta.channels]))
+  );
+  const runBatch = async (image: FloatImage, boxes: Box[], flip: boolean): Promise<NetResult[]> => {
+    const n = boxes.length;
+    const x = new Float32Array((flip ? 2 : 1) * n * size);
     const inputs = boxes.map((b, i) => {
       const input = faceInput(image, b, meta);
       normaliseImageInto(input.image, x, i * size);
+      if (flip) {
+        mirrorInto(x, i * size, (n + i) * size, meta.inputWidth, meta.inputHeight, meta.channels);
+      }
       return input;
     });
     const outs = tf.tidy(() => {
-      const t = tf.tensor4d(x, [boxes.length, meta.inputHeight, meta.inputWidth, meta.channels]);
+      const t = tf.tensor4d(x, [x.length / size, meta.inputHeight, meta.inputWidth, meta.channels]);
       const o = (both ?? model).predict(t);
       return Array.isArray(o) ? o : [o];
     });
@@ -113,29 +148,46 @@ export function createKeypointNet(model: tf.LayersModel, meta: ModelMeta): Keypo
     const lshape = outs[1]?.shape;
     tf.dispose(outs);
     const k = names.length;
-    return inputs.map((input, i) => {
-      const pts = toImagePoints(
-        denormalisePoints(
-          pred.subarray(i * 2 * k, (i + 1) * 2 * k),
-          meta.inputWidth,
-          meta.inputHeight,
-        ),
-        input.matrix,
-      );
-      if (!logits || !lshape) return { points: pts };
+    const scoresOf = (i: number): Float32Array | undefined => {
+      if (!logits || !lshape) return undefined;
       const [, h, w, c] = lshape;
       const scores = new Float32Array(k);
       for (let j = 0; j < k; j++) scores[j] = peakMass(logits, w, h, i * h * w * c + j, c);
-      return { points: pts, scores };
+      return scores;
+    };
+    return inputs.map((input, i) => {
+      let norm = pred.subarray(i * 2 * k, (i + 1) * 2 * k) as Float32Array;
+      const scores = scoresOf(i);
+      if (flip && flipMap) {
+        const f = pred.subarray((n + i) * 2 * k, (n + i + 1) * 2 * k);
+        const fs = scoresOf(n + i);
+        const avg = new Float32Array(2 * k);
+        for (let j = 0; j < k; j++) {
+          const m = flipMap[j];
+          avg[2 * j] = (norm[2 * j] + 1 - f[2 * m]) / 2;
+          avg[2 * j + 1] = (norm[2 * j + 1] + f[2 * m + 1]) / 2;
+          if (scores && fs) scores[j] = (scores[j] + fs[m]) / 2;
+        }
+        norm = avg;
+      }
+      const pts = toImagePoints(
+        denormalisePoints(norm, meta.inputWidth, meta.inputHeight),
+        input.matrix,
+      );
+      return scores ? { points: pts, scores } : { points: pts };
     });
   };
   return {
     channels: meta.channels as 1 | 3,
     names,
-    async run(image, boxes) {
+    canFlip: flipMap !== undefined,
+    async run(image, boxes, flip = false) {
+      if (flip && !flipMap) {
+        throw new Error(`flip: the ${meta.task} model has no whole-layout flip map`);
+      }
       const out: NetResult[] = [];
       for (let i = 0; i < boxes.length; i += MAX_BATCH) {
-        out.push(...await runBatch(image, boxes.slice(i, i + MAX_BATCH)));
+        out.push(...await runBatch(image, boxes.slice(i, i + MAX_BATCH), flip));
       }
       return out;
     },

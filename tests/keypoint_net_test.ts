@@ -1,0 +1,51 @@
+// Flip averaging is mirror-symmetric by construction: on the mirrored photo
+// with the mirrored box it gives exactly the mirrored points; point scores
+// are in [0, 1] and sharp heatmaps score high.
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { createKeypointEstimator } from "../mod.ts";
+import { IBUG68 } from "../lib/data/layouts.ts";
+import { readImage } from "../lib/image/decode.ts";
+import { peakMass } from "../lib/infer/keypoint_net.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+Deno.test("flip averaging: mirrored photo and box give the mirrored points", async () => {
+  const img = await readImage(`${ROOT}fixtures/einstein.jpg`);
+  const mirrored = { ...img, data: new Uint8Array(img.data.length) };
+  for (let y = 0; y < img.height; y++) {
+    for (let x = 0; x < img.width; x++) {
+      const s = (y * img.width + x) * 4, d = (y * img.width + img.width - 1 - x) * 4;
+      mirrored.data.set(img.data.subarray(s, s + 4), d);
+    }
+  }
+  const e = await createKeypointEstimator({ model: "part3" });
+  const before = tf.memory().numTensors;
+  const box = { x: 354, y: 282, width: 84, height: 99 };
+  const mbox = { ...box, x: img.width - box.x - box.width };
+  const [a] = await e.estimate(img, { box, flip: true, refine: false });
+  const [b] = await e.estimate(mirrored, { box: mbox, flip: true, refine: false });
+  const [plain] = await e.estimate(img, { box, refine: false });
+  assert.equal(tf.memory().numTensors, before);
+  e.dispose();
+  let worst = 0, moved = 0;
+  a.keypoints.forEach((k, j) => {
+    const m = b.keypoints[IBUG68.flip[j]];
+    worst = Math.max(worst, Math.abs(k.x - (img.width - 1 - m.x)), Math.abs(k.y - m.y));
+    moved = Math.max(moved, Math.hypot(k.x - plain.keypoints[j].x, k.y - plain.keypoints[j].y));
+  });
+  assert.ok(worst < 0.02, `mirror mismatch ${worst} px`);
+  assert.ok(moved > 0.01 && moved < 5, `flip moved points by up to ${moved} px`);
+});
+
+Deno.test("peakMass: sharp peaks near 1, flat maps low, neighbours count", () => {
+  const sharp = new Float32Array(28 * 28).fill(-30);
+  sharp[14 * 28 + 14] = 10;
+  assert.ok(peakMass(sharp, 28, 28, 0) > 0.999);
+  const flat = new Float32Array(28 * 28);
+  assert.ok(Math.abs(peakMass(flat, 28, 28, 0) - 4 / 784) < 1e-9); // corner peak: 2x2 cells
+  const two = new Float32Array(28 * 28).fill(-30);
+  two[0] = 10;
+  two[27 * 28 + 27] = 10;
+  assert.ok(Math.abs(peakMass(two, 28, 28, 0) - 0.5) < 1e-6);
+});
