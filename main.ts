@@ -52,13 +52,13 @@ const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
 
 const EVAL_USAGE = `usage: main.ts eval --model DIR [--data DIR ...] [--pictures DIR] [--backend B]
        main.ts eval --detect [--model part3|DIR] [--data DIR|FILE.xml ...] [--min-score X]
-                    [--min-face-size PX] [--no-refine] [--no-calibrate] [--flip] [--json FILE]
+                    [--min-face-size PX] [--refine] [--no-calibrate] [--flip] [--json FILE]
   NME, failure rate, AUC@8 and MAE of a 68-point model on labelled folders from their truth
   boxes (default: the 300-W validation subset helen_testset).
   --detect: the face finder end to end on labelled photos (300-W crop folders and dlib XML
   photo sets; default helen_testset and ../shared/data/300w_photos/afw/faces.xml): recall,
   precision, and the NME of the matched faces next to their NME from truth boxes.
-  --no-refine: one keypoint pass; --no-calibrate: the face finder's raw boxes;
+  --refine: a second keypoint pass from the first pass's points; --no-calibrate: the face finder's raw boxes;
   --flip: test-time flip averaging of the keypoints.`;
 
 const KAGGLE_USAGE =
@@ -182,7 +182,7 @@ async function evalCommand(args: string[]): Promise<void> {
     detect: { type: "boolean", default: false },
     "min-score": { type: "string" },
     "min-face-size": { type: "string" },
-    "no-refine": { type: "boolean", default: false },
+    refine: { type: "boolean", default: false },
     "no-calibrate": { type: "boolean", default: false },
     flip: { type: "boolean", default: false },
     json: { type: "string" },
@@ -205,7 +205,7 @@ async function evalCommand(args: string[]): Promise<void> {
       minFaceSize: values["min-face-size"] === undefined
         ? undefined
         : Number(values["min-face-size"]),
-      refine: values["no-refine"] ? false : undefined,
+      refine: values.refine,
       flip: values.flip,
     };
     const reports = [];

@@ -4,7 +4,8 @@
  * face finder on a 1024-px photo (whole-photo pass only, and the default
  * tiling), finder + keypoints on 1024-px photos with 1 and 5 faces, and a
  * cold `predict` process. The photos are the fixture's speaker pasted onto a
- * 1024x768 gray canvas, so the bench needs no data set.
+ * 1024x768 gray canvas (once at 2x, a face about 170 px wide; five times at
+ * 1.5x), so the bench needs no data set.
  *
  * ```sh
  * deno task bench:predict [--model part3] [--backend wasm] [--reps 20] [--no-cold]
@@ -17,6 +18,7 @@ import { parseOrExit } from "../lib/cli/args.ts";
 import { createFaceDetector, createKeypointEstimator } from "../mod.ts";
 import { readImage } from "../lib/image/decode.ts";
 import type { RgbaImage } from "../lib/image/rgba.ts";
+import { fromRgba, resize, toRgba } from "../lib/image/raster.ts";
 
 const USAGE =
   `usage: deno task bench:predict [--model part3] [--backend wasm] [--reps 20] [--no-cold]
@@ -35,15 +37,28 @@ const ROOT = new URL("../", import.meta.url).pathname;
 const photo = await readImage(`${ROOT}fixtures/einstein.jpg`);
 const speaker = { x: 354, y: 282, width: 84, height: 99 };
 
-/** `n` copies of the speaker's head on a 1024x768 gray canvas. */
-function canvas(n: number): RgbaImage {
-  const [w, h, cw, ch] = [1024, 768, 200, 220];
+/** The speaker's head scaled by `k` (a face about 85k px wide). */
+const headAt = (k: number): RgbaImage => {
+  const [cw, ch] = [200, 220];
+  const data = new Uint8ClampedArray(cw * ch * 4);
+  for (let r = 0; r < ch; r++) {
+    const s = ((220 + r) * photo.width + 300) * 4;
+    data.set(photo.data.subarray(s, s + cw * 4), r * cw * 4);
+  }
+  return toRgba(resize(fromRgba({ width: cw, height: ch, data }, 3), cw * k, ch * k));
+};
+
+/** `n` (1-6) copies of the head on a 1024x768 gray canvas, 3 per row. */
+function canvas(n: number, head: RgbaImage): RgbaImage {
+  const [w, h] = [1024, 768];
   const data = new Uint8ClampedArray(w * h * 4).fill(110);
   for (let i = 0; i < n; i++) {
-    const x0 = 20 + (i % 4) * 250, y0 = 40 + Math.floor(i / 4) * 380;
-    for (let r = 0; r < ch; r++) {
-      const s = ((220 + r) * photo.width + 300) * 4;
-      data.set(photo.data.subarray(s, s + cw * 4), ((y0 + r) * w + x0) * 4);
+    const x0 = 20 + (i % 3) * 335, y0 = 30 + Math.floor(i / 3) * 370;
+    for (let r = 0; r < head.height; r++) {
+      data.set(
+        head.data.subarray(r * head.width * 4, (r + 1) * head.width * 4),
+        ((y0 + r) * w + x0) * 4,
+      );
     }
   }
   return { width: w, height: h, data };
@@ -74,7 +89,7 @@ rows.push([
   await time(() => estimator.estimate(photo, { box: speaker })),
   "two passes",
 ]);
-const one = canvas(1), five = canvas(5);
+const one = canvas(1, headAt(2)), five = canvas(5, headAt(1.5));
 for (const [label, mfs] of [["whole photo only", 0], ["default tiling", undefined]] as const) {
   const found = await finder.findFaces(one, { minFaceSize: mfs });
   rows.push([

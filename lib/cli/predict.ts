@@ -18,7 +18,7 @@ import { parseCli, runCli, usageError } from "./args.ts";
 
 const USAGE =
   `usage: predict IMAGE|DIR... [--model part3|part3-fast|part2|part1|DIR|URL] [--box x,y,w,h]
-    [--max-faces N] [--min-score X] [--min-face-size PX] [--no-refine] [--flip] [--out DIR|FILE.png]
+    [--max-faces N] [--min-score X] [--min-face-size PX] [--refine] [--flip] [--out DIR|FILE.png]
     [--aligned DIR] [--backend wasm|cpu|webgpu]
   Finds every face in each photo (JPEG/PNG; folders are searched for them) and prints one JSON
   line per image: {"image": PATH, "faces": [{"box", "score", "keypoints": [{x, y, name, score}]}]}
@@ -29,7 +29,7 @@ const USAGE =
     --max-faces N       at most N faces per image (default 20)
     --min-score X       smallest face score kept (default: the face finder's, see --help of mod.ts)
     --min-face-size PX  look for faces down to PX pixels (slower when small)
-    --no-refine         skip the second pass that re-crops each face from its first keypoints
+    --refine            a second keypoint pass from a box around the first pass's points
     --flip              average with the mirrored crop (more accurate, twice the keypoint time)
     --out DIR           write DIR/<image name>.png with boxes, scores and points
                         (a FILE.png path when there is one image)
@@ -135,7 +135,7 @@ export function predictCli(args: string[]): Promise<number> {
         "max-faces": { type: "string" },
         "min-score": { type: "string" },
         "min-face-size": { type: "string" },
-        "no-refine": { type: "boolean", default: false },
+        refine: { type: "boolean", default: false },
         aligned: { type: "string" },
         flip: { type: "boolean", default: false },
       },
@@ -154,7 +154,7 @@ export function predictCli(args: string[]): Promise<number> {
       maxFaces: positiveNumber(values["max-faces"], "--max-faces", USAGE) ?? 20,
       minScore: positiveNumber(values["min-score"], "--min-score", USAGE),
       minFaceSize: positiveNumber(values["min-face-size"], "--min-face-size", USAGE),
-      refine: values["no-refine"] ? false : undefined,
+      refine: values.refine,
       flip: values.flip,
     };
     const paths = await expandImagePaths(given);
