@@ -19,7 +19,7 @@ import { parseCli, runCli, usageError } from "./args.ts";
 const USAGE =
   `usage: predict IMAGE|DIR... [--model part3|part3-fast|part2|part1|DIR|URL] [--box x,y,w,h]
     [--max-faces N] [--min-score X] [--min-face-size PX] [--refine] [--flip] [--out DIR|FILE.png]
-    [--aligned DIR] [--backend wasm|cpu|webgpu]
+    [--aligned DIR] [--backend wasm|cpu|webgpu] [--engine tfjs|onnxruntime]
   Finds every face in each photo (JPEG/PNG; folders are searched for them) and prints one JSON
   line per image: {"image": PATH, "faces": [{"box", "score", "keypoints": [{x, y, name, score}]}]}
   (pixels of the upright photo, best face first; 68-point faces add "pose": {yaw, pitch, roll}
@@ -34,6 +34,7 @@ const USAGE =
     --out DIR           write DIR/<image name>.png with boxes, scores and points
                         (a FILE.png path when there is one image)
     --aligned DIR       write DIR/<image name>_face<k>.png: 112x112 eye-aligned crops
+    --engine onnxruntime  keypoints by onnxruntime-node (much faster; needs --allow-ffi)
     --json              accepted for compatibility (the output is always JSON Lines)`;
 
 const IMAGE_EXT = /\.(jpe?g|png)$/i;
@@ -138,6 +139,7 @@ export function predictCli(args: string[]): Promise<number> {
         refine: { type: "boolean", default: false },
         aligned: { type: "string" },
         flip: { type: "boolean", default: false },
+        engine: { type: "string", default: "tfjs" },
       },
       USAGE,
       true,
@@ -167,8 +169,12 @@ export function predictCli(args: string[]): Promise<number> {
       : undefined;
     if (values.out && !outFile) await ensureDir(values.out);
     if (values.aligned) await ensureDir(values.aligned);
+    if (values.engine !== "tfjs" && values.engine !== "onnxruntime") {
+      throw usageError(`--engine: use tfjs or onnxruntime`, USAGE);
+    }
     const estimator = await createKeypointEstimator({
       model: values.model,
+      engine: values.engine,
       backend: values.backend as "wasm" | "cpu" | "webgpu",
     });
     const progress = paths.length > 1 ? createProgress("predict") : undefined;

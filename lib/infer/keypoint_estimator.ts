@@ -21,6 +21,7 @@ import { type FloatImage, fromRgba } from "../image/raster.ts";
 import { type ModelMeta, parseModelFolder } from "../models/checkpoint.ts";
 import { fetchBytes, resolveModelLocation } from "../models/location.ts";
 import { type ImageInput, toRgba } from "./image_input.ts";
+import { loadOnnxRunner } from "./onnx_engine.ts";
 import {
   createKeypointNet,
   fromFaceBox,
@@ -83,6 +84,12 @@ export interface KeypointEstimatorOptions {
    * access to it), or any {@linkcode FaceFinder}.
    */
   faceFinder?: FaceFinder;
+  /**
+   * `"tfjs"` (default: no extra permission) or `"onnxruntime"`: the model's
+   * `model.onnx` in onnxruntime-node, much faster, needs `--allow-ffi`
+   * (keypoint scores are then absent: the export has no heatmap output).
+   */
+  engine?: "tfjs" | "onnxruntime";
 }
 
 /** Options of `estimate`. */
@@ -186,7 +193,12 @@ export async function createKeypointEstimator(
 ): Promise<KeypointEstimator> {
   await setupBackend(opts.backend ?? "wasm");
   const { model, meta } = await loadModel(resolveModelLocation(opts.model ?? "part3"));
-  const net = createKeypointNet(model, meta);
+  if (opts.engine && opts.engine !== "tfjs" && opts.engine !== "onnxruntime") {
+    throw new Error(`engine: use "tfjs" or "onnxruntime" (got "${opts.engine}")`);
+  }
+  const location = resolveModelLocation(opts.model ?? "part3");
+  const onnx = opts.engine === "onnxruntime" ? await loadOnnxRunner(location) : undefined;
+  const net = createKeypointNet(model, meta, onnx);
   const cropModel = (meta.boxScale ?? 0) > 0;
   let finder = opts.faceFinder;
   let ownFinder: FaceFinder | undefined;

@@ -15,6 +15,8 @@ import type { FaceBox } from "../detect/face_finder.ts";
 import type { FloatImage } from "../image/raster.ts";
 import type { ModelMeta } from "../models/checkpoint.ts";
 import { faceInput, toImagePoints } from "./face_input.ts";
+import type { OnnxKeypointRunner } from "./onnx_engine.ts";
+import type { Affine } from "../image/affine.ts";
 
 /** The keypoints of one face box. */
 export interface NetResult {
@@ -109,7 +111,11 @@ export function peakMass(
  * const [face] = await net.run(image, [{ x: 10, y: 10, w: 80, h: 90 }]);
  * ```
  */
-export function createKeypointNet(model: tf.LayersModel, meta: ModelMeta): KeypointNet {
+export function createKeypointNet(
+  model: tf.LayersModel,
+  meta: ModelMeta,
+  onnx?: OnnxKeypointRunner,
+): KeypointNet {
   const layout = meta.layout === IBUG68.id ? IBUG68 : meta.layout === IMM58.id ? IMM58 : null;
   const names = meta.points.map((p) => layout?.names[p] ?? `point_${p}`);
   // Output index of each output's mirror partner (when the model covers its whole layout).
@@ -125,9 +131,10 @@ export function createKeypointNet(model: tf.LayersModel, meta: ModelMeta): Keypo
     : undefined;
   const size = meta.inputWidth * meta.inputHeight * meta.channels;
   // Warm-up: the first predict compiles kernels and allocates; do it at load.
-  tf.tidy(() =>
-    (both ?? model).predict(tf.zeros([1, meta.inputHeight, meta.inputWidth, meta.channels]))
-  );
+  if (!onnx) {
+    const zeros = [1, meta.inputHeight, meta.inputWidth, meta.channels];
+    tf.tidy(() => (both ?? model).predict(tf.zeros(zeros)));
+  }
   const runBatch = async (image: FloatImage, boxes: Box[], flip: boolean): Promise<NetResult[]> => {
     const n = boxes.length;
     const x = new Float32Array((flip ? 2 : 1) * n * size);
@@ -139,6 +146,16 @@ export function createKeypointNet(model: tf.LayersModel, meta: ModelMeta): Keypo
       }
       return input;
     });
+    if (onnx) {
+      const out = await onnx.run(
+        x,
+        x.length / size,
+        meta.inputHeight,
+        meta.inputWidth,
+        meta.channels,
+      );
+      return finish(inputs, n, flip, out, undefined, undefined);
+    }
     const outs = tf.tidy(() => {
       const t = tf.tensor4d(x, [x.length / size, meta.inputHeight, meta.inputWidth, meta.channels]);
       const o = (both ?? model).predict(t);
@@ -147,6 +164,23 @@ export function createKeypointNet(model: tf.LayersModel, meta: ModelMeta): Keypo
     const [pred, logits] = await Promise.all(outs.map((o) => o.data()));
     const lshape = outs[1]?.shape;
     tf.dispose(outs);
+    return finish(
+      inputs,
+      n,
+      flip,
+      pred as Float32Array,
+      logits as Float32Array | undefined,
+      lshape,
+    );
+  };
+  const finish = (
+    inputs: { matrix: Affine }[],
+    n: number,
+    flip: boolean,
+    pred: Float32Array,
+    logits: Float32Array | undefined,
+    lshape: number[] | undefined,
+  ): NetResult[] => {
     const k = names.length;
     const scoresOf = (i: number): Float32Array | undefined => {
       if (!logits || !lshape) return undefined;
@@ -193,6 +227,7 @@ export function createKeypointNet(model: tf.LayersModel, meta: ModelMeta): Keypo
     },
     dispose() {
       model.dispose();
+      void onnx?.release();
     },
   };
 }

@@ -11,3 +11,4 @@ export * from "./face_input.ts";
 export * from "./image_input.ts";
 export * from "./keypoint_estimator.ts";
 export * from "./keypoint_net.ts";
+export * from "./onnx_engine.ts";
