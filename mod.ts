@@ -37,6 +37,8 @@
 export {
   createDetector,
   createKeypointEstimator,
+  createOneEuro,
+  createTracker,
   type Detector,
   type DetectorOptions,
   drawFaces,
@@ -49,6 +51,11 @@ export {
   type Keypoint,
   type KeypointEstimator,
   type KeypointEstimatorOptions,
+  type OneEuroFilter,
+  type OneEuroOptions,
+  type TrackedFace,
+  type Tracker,
+  type TrackerOptions,
 } from "./lib/infer/mod.ts";
 export {
   type BlazeFaceOptions,

@@ -89,6 +89,27 @@ rows.push([
   await time(() => estimator.estimate(photo, { box: speaker })),
   "two passes",
 ]);
+try {
+  const fast = await createKeypointEstimator({ model: values.model, engine: "onnxruntime" });
+  rows.push([
+    "keypoints, one face, one pass, engine onnxruntime",
+    await time(() => fast.estimateFace(photo, speaker)),
+    "onnxruntime-node, --allow-ffi",
+  ]);
+  rows.push([
+    "keypoints, 5 faces of one photo, engine onnxruntime (per photo)",
+    await time(() => fast.estimate(photo, { boxes: Array(5).fill(speaker) })),
+    "one batch of 5",
+  ]);
+  fast.dispose();
+} catch (e) {
+  console.error(`onnxruntime rows skipped: ${(e as Error).message}`);
+}
+rows.push([
+  "keypoints, 5 faces of one photo (per photo)",
+  await time(() => estimator.estimate(photo, { boxes: Array(5).fill(speaker) })),
+  "one batch of 5",
+]);
 const one = canvas(1, headAt(2)), five = canvas(5, headAt(1.5));
 for (const [label, mfs] of [["whole photo only", 0], ["default tiling", undefined]] as const) {
   const found = await finder.findFaces(one, { minFaceSize: mfs });

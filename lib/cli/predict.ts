@@ -8,6 +8,7 @@
 
 import { createKeypointEstimator, type EstimateOptions, type FaceBox } from "../infer/mod.ts";
 import { drawFaces } from "../infer/draw_faces.ts";
+import { createTracker } from "../infer/tracker.ts";
 import { readImage } from "../image/decode.ts";
 import { encodePng } from "../image/png.ts";
 import { ensureDir, writeFileAtomic } from "../util/fs_util.ts";
@@ -19,7 +20,7 @@ import { parseCli, runCli, usageError } from "./args.ts";
 const USAGE =
   `usage: predict IMAGE|DIR... [--model part3|part3-fast|part2|part1|DIR|URL] [--box x,y,w,h]
     [--max-faces N] [--min-score X] [--min-face-size PX] [--refine] [--flip] [--out DIR|FILE.png]
-    [--aligned DIR] [--backend wasm|cpu|webgpu] [--engine tfjs|onnxruntime]
+    [--aligned DIR] [--backend wasm|cpu|webgpu] [--engine tfjs|onnxruntime] [--sequence DIR]
   Finds every face in each photo (JPEG/PNG; folders are searched for them) and prints one JSON
   line per image: {"image": PATH, "faces": [{"box", "score", "keypoints": [{x, y, name, score}]}]}
   (pixels of the upright photo, best face first; 68-point faces add "pose": {yaw, pitch, roll}
@@ -34,6 +35,9 @@ const USAGE =
     --out DIR           write DIR/<image name>.png with boxes, scores and points
                         (a FILE.png path when there is one image)
     --aligned DIR       write DIR/<image name>_face<k>.png: 112x112 eye-aligned crops
+    --sequence DIR      the images of DIR are frames of a video, in name order: faces are tracked
+                        (finder every 10 frames, One-Euro smoothing); lines add "frame" and each
+                        face an "id" that stays with it
     --engine onnxruntime  keypoints by onnxruntime-node (much faster; needs --allow-ffi)
     --json              accepted for compatibility (the output is always JSON Lines)`;
 
@@ -140,11 +144,13 @@ export function predictCli(args: string[]): Promise<number> {
         aligned: { type: "string" },
         flip: { type: "boolean", default: false },
         engine: { type: "string", default: "tfjs" },
+        sequence: { type: "string" },
       },
       USAGE,
       true,
     );
-    const [command, ...given] = positionals;
+    const [command, ...rest] = positionals;
+    const given = values.sequence ? [values.sequence, ...rest] : rest;
     if (command !== "predict" || given.length === 0) {
       throw usageError("predict: give at least one IMAGE or DIR", USAGE);
     }
@@ -177,6 +183,9 @@ export function predictCli(args: string[]): Promise<number> {
       engine: values.engine,
       backend: values.backend as "wasm" | "cpu" | "webgpu",
     });
+    const tracker = values.sequence
+      ? createTracker(estimator, { estimate: { ...options, box: undefined } })
+      : undefined;
     const progress = paths.length > 1 ? createProgress("predict") : undefined;
     const used = new Set<string>();
     let failed = 0;
@@ -185,7 +194,9 @@ export function predictCli(args: string[]): Promise<number> {
         progress?.update(i, paths.length, path);
         try {
           const rgba = await readImage(path, { upright: true });
-          const faces = await estimator.estimate(rgba, options);
+          const faces = tracker
+            ? await tracker.track(rgba, i / 30)
+            : await estimator.estimate(rgba, options);
           if (values.out) {
             const file = outFile ?? pngPath(values.out, path, used);
             await writeFileAtomic(file, encodePng(drawFaces(rgba, faces)));
@@ -204,7 +215,13 @@ export function predictCli(args: string[]): Promise<number> {
           const withPose = faces.map((f) =>
             f.keypoints.length === 68 ? { ...f, pose: headPose(f.keypoints) } : f
           );
-          console.log(JSON.stringify({ image: path, faces: withPose }));
+          console.log(
+            JSON.stringify(
+              tracker
+                ? { image: path, frame: i, faces: withPose }
+                : { image: path, faces: withPose },
+            ),
+          );
         } catch (e) {
           failed++;
           const message = e instanceof Error ? e.message : String(e);

@@ -12,3 +12,5 @@ export * from "./image_input.ts";
 export * from "./keypoint_estimator.ts";
 export * from "./keypoint_net.ts";
 export * from "./onnx_engine.ts";
+export * from "./one_euro.ts";
+export * from "./tracker.ts";
