@@ -19,6 +19,8 @@ import { createKeypointEstimator } from "./lib/infer/keypoint_estimator.ts";
 import { writeKaggle } from "./lib/course/kaggle.ts";
 import { exportOnnxFile } from "./lib/onnx/export.ts";
 import { evaluateDetection } from "./lib/course/detect_eval.ts";
+import { convertLabels } from "./lib/course/convert.ts";
+import { guessLabelFormat, LABEL_FORMATS, type LabelFormat } from "./lib/data/label_formats.ts";
 import { createFaceDetector } from "./lib/detect/face_detector.ts";
 import { writeFileAtomic } from "./lib/util/fs_util.ts";
 import { resolve300wDir, W300_SPLIT } from "./lib/data/w300.ts";
@@ -72,13 +74,19 @@ const DOCTOR_USAGE = `usage: main.ts doctor [--backend auto|webgpu|wasm|cpu]
 const EXPORT_USAGE = `usage: main.ts export --model DIR --out FILE.onnx
   ONNX (opset 17) export of a model folder`;
 
+const CONVERT_USAGE = `usage: main.ts convert --in PATH --out PATH [--from F] [--to F]
+  keypoint labels from one format to another: pts (a folder of 300-W .pts files beside their
+  images), dlib (imglab XML), coco (keypoint JSON), csv (image,box_x,box_y,box_w,box_h,x0,y0,...);
+  the formats default from the paths (a folder is pts, then .xml, .json, .csv)`;
+
 const USAGE = `usage: main.ts COMMAND [options]   (main.ts COMMAND --help for a command's options)
   train part1|part2|part3   train a keypoint model (IMM nose tip, IMM 58 points, 300-W 68 points)
   eval --model DIR          NME, failure rate, AUC and MAE on labelled 300-W folders
   predict IMAGE...          keypoints of the faces in photos (as: deno run --allow-read mod.ts predict)
   kaggle --model DIR --xml FILE   the course's Kaggle CSV for every box of a dlib XML
   doctor                    check (and for auto, time) the training backends against cpu
-  export --model DIR --out FILE.onnx   ONNX export of a model folder`;
+  export --model DIR --out FILE.onnx   ONNX export of a model folder
+  convert --in PATH --out PATH   keypoint labels between pts, dlib XML, COCO JSON and CSV`;
 
 /** `--workers`: a count, or `auto` (resolved once the backend is final). */
 function parseWorkers(v: string, batch: number): number | "auto" {
@@ -312,6 +320,32 @@ async function exportCommand(args: string[]): Promise<void> {
   console.log(`wrote ${values.out} (${(bytes / 2 ** 20).toFixed(2)} MiB)`);
 }
 
+async function convertCommand(args: string[]): Promise<void> {
+  const { values } = parseCli(args, {
+    in: { type: "string" },
+    out: { type: "string" },
+    from: { type: "string" },
+    to: { type: "string" },
+  }, CONVERT_USAGE);
+  if (!values.in || !values.out) {
+    throw usageError("convert: --in PATH and --out PATH are required", CONVERT_USAGE);
+  }
+  const format = async (v: string | undefined, path: string): Promise<LabelFormat> => {
+    if (v === undefined) return await guessLabelFormat(path);
+    if (!(LABEL_FORMATS as readonly string[]).includes(v)) {
+      throw usageError(
+        `convert: unknown format "${v}" (use ${LABEL_FORMATS.join(", ")})`,
+        CONVERT_USAGE,
+      );
+    }
+    return v as LabelFormat;
+  };
+  const from = await format(values.from, values.in);
+  const to = await format(values.to, values.out);
+  const n = await convertLabels(values.in, from, values.out, to);
+  console.log(`wrote ${values.out} (${to}): ${n} faces from ${values.in} (${from})`);
+}
+
 async function trainCommand(args: string[]): Promise<void> {
   if (args[0] === "part3") return await trainPart3(args.slice(1));
   const { values, positionals } = parseCli(
@@ -386,6 +420,7 @@ export function main(args: string[]): Promise<number> {
     else if (command === "export") await exportCommand(rest);
     else if (command === "doctor") await doctorCommand(rest);
     else if (command === "kaggle") await kaggleCommand(rest);
+    else if (command === "convert") await convertCommand(rest);
     else if (
       command === undefined || command === "help" || command === "--help" || command === "-h"
     ) {

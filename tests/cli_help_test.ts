@@ -17,6 +17,7 @@ const COMMANDS: [string, string[]][] = [
   ["main.ts kaggle", ["main.ts", "kaggle"]],
   ["main.ts doctor", ["main.ts", "doctor"]],
   ["main.ts export", ["main.ts", "export"]],
+  ["main.ts convert", ["main.ts", "convert"]],
   ["mod.ts predict", ["mod.ts", "predict"]],
   ["fixtures/300w/make_fixtures.ts", ["fixtures/300w/make_fixtures.ts"]],
 ];

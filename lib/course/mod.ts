@@ -8,3 +8,4 @@
 export * from "./imm_task.ts";
 export * from "./kaggle.ts";
 export * from "./w300_task.ts";
+export * from "./convert.ts";

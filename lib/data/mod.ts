@@ -11,3 +11,4 @@ export * from "./imm.ts";
 export * from "./layouts.ts";
 export * from "./sample.ts";
 export * from "./w300.ts";
+export * from "./label_formats.ts";
