@@ -20,6 +20,7 @@ import { writeKaggle } from "./lib/course/kaggle.ts";
 import { exportOnnxFile } from "./lib/onnx/export.ts";
 import { evaluateDetection } from "./lib/course/detect_eval.ts";
 import { convertLabels } from "./lib/course/convert.ts";
+import { isLabelSource } from "./lib/data/label_samples.ts";
 import { guessLabelFormat, LABEL_FORMATS, type LabelFormat } from "./lib/data/label_formats.ts";
 import { createFaceDetector } from "./lib/detect/face_detector.ts";
 import { writeFileAtomic } from "./lib/util/fs_util.ts";
@@ -45,7 +46,9 @@ const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
                       at most 4 and at least 4 images each; 1 on WebGPU)
     --quiet           no progress bar
     --no-check        skip the start-up gradient comparison with the cpu backend
-  part3 only (300-W, default data ../shared/data/300w or $FACEKIT_300W):
+  part3 only (300-W, default data ../shared/data/300w or $FACEKIT_300W; --data may also be a
+  label file (dlib .xml, COCO .json, .csv) or a folder of .pts files: your own 68-point faces,
+  about 10 % of the photos kept for validation):
     --size N          input side (112)        --channels 1|3   (1)
     --depth 18|34|50  ResNet depth (18)       --width X        channel multiplier (0.5)
     --wide            Wide-ResNet-50-2 (bottleneck width x2)
@@ -149,7 +152,9 @@ async function trainPart3(args: string[]): Promise<void> {
   const channels = num(values.channels, 1, "channels");
   if (channels !== 1 && channels !== 3) throw new Error(`--channels: use 1 or 3`);
   if (!["smoothl1", "mse"].includes(values.loss!)) throw new Error(`--loss: use smoothl1 or mse`);
-  const data = resolve300wDir(values.data);
+  const data = values.data && (await isLabelSource(values.data))
+    ? values.data
+    : resolve300wDir(values.data);
   const batch = num(values.batch, 16, "batch");
   const backend = await setupBackend(parseBackend(values.backend!));
   console.log(`backend: ${backend.description}`);

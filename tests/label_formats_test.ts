@@ -64,3 +64,50 @@ Deno.test("bad label files name the file and the problem", () => {
     /c\.json: a: a face has 2 points .*expected 1/,
   );
 });
+
+Deno.test("train part3 runs from each label format (a few steps on the fixtures)", async () => {
+  const { setupBackend } = await import("../lib/backends/backend.ts");
+  const { runPart3 } = await import("../lib/course/w300_task.ts");
+  const backend = await setupBackend("wasm");
+  const dir = await Deno.makeTempDir({ prefix: "facekit-train-formats-" });
+  try {
+    const sources: Record<string, string> = {
+      dlib: XML,
+      coco: `${dir}/faces.json`,
+      csv: `${dir}/faces.csv`,
+      pts: `${dir}/pts`,
+    };
+    await convertLabels(XML, "dlib", sources.coco, "coco");
+    await convertLabels(XML, "dlib", sources.csv, "csv");
+    await convertLabels(XML, "dlib", sources.pts, "pts");
+    for (const [format, data] of Object.entries(sources)) {
+      const summary = await runPart3({
+        data,
+        out: `${dir}/run_${format}`,
+        epochs: 1,
+        batch: 2,
+        lr: 1e-3,
+        seed: 1,
+        resume: false,
+        inputSize: 32,
+        channels: 1,
+        depth: 18,
+        width: 0.125,
+        bottleneckWidth: 1,
+        boxScale: 0.25,
+        jitter: 0.05,
+        loss: "smoothl1",
+        warmup: 0,
+        decay: "constant",
+        backend,
+        quiet: true,
+        check: false,
+      });
+      assert.equal(summary.trainFaces + summary.valFaces, 3, format);
+      assert.ok(summary.valFaces >= 1, format);
+      assert.ok(Number.isFinite(summary.nmePercent), format);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -38,6 +38,7 @@ import { createRng } from "../util/random.ts";
 import type { Sample } from "../data/sample.ts";
 import { type Batch, type BatchSource, predictAll, train } from "../train/loop.ts";
 import { load300w, W300_SPLIT } from "../data/w300.ts";
+import { isLabelSource, labelSamples, splitByGroup } from "../data/label_samples.ts";
 
 /** Options of a Part 3 run. */
 export interface Part3Options {
@@ -261,7 +262,10 @@ export function faceMetrics(pred: Float32Array, faces: PreparedFace[], size: num
 
 /**
  * Loads and crops the 300-W split (train: helen_trainset, lfpw_trainset,
- * afw; validation: helen_testset). Faces of one photo never cross splits.
+ * afw; validation: helen_testset), or, when `root` is a label file (dlib
+ * XML, COCO JSON, CSV) or a plain `.pts` folder, its faces split by photo
+ * (about 10 % of the photos for validation). Faces of one photo never
+ * cross splits.
  *
  * @example
  * ```ts ignore
@@ -274,6 +278,14 @@ export async function preparePart3(
   limit?: number,
 ): Promise<{ train: PreparedFace[]; val: PreparedFace[] }> {
   const channels = meta.channels as 1 | 3;
+  if (await isLabelSource(root)) {
+    // Any label file or a plain .pts folder: split it by photo.
+    const { train, val } = splitByGroup(await labelSamples(root, channels, limit));
+    return {
+      train: train.map((s) => prepareTrainFace(s, meta)),
+      val: val.map((s) => prepareValFace(s, meta)),
+    };
+  }
   const trainSamples = await load300w(W300_SPLIT.train.map((d) => `${root}/${d}`), {
     channels,
     limit,

@@ -12,3 +12,4 @@ export * from "./layouts.ts";
 export * from "./sample.ts";
 export * from "./w300.ts";
 export * from "./label_formats.ts";
+export * from "./label_samples.ts";
