@@ -14,6 +14,7 @@ import {
   REGIONS_68,
 } from "../mod.ts";
 import { readImage } from "../lib/image/decode.ts";
+import { mirrorRgba } from "./image_util.ts";
 import { createRng } from "../lib/util/random.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -51,13 +52,7 @@ Deno.test("head pose: synthetic faces up to 60 deg yaw and 30 deg pitch/roll, 1 
 
 Deno.test("head pose on a real photo: mirroring negates yaw and roll, keeps pitch", async () => {
   const img = await readImage(`${ROOT}fixtures/einstein.jpg`);
-  const mirrored = { ...img, data: new Uint8Array(img.data.length) };
-  for (let y = 0; y < img.height; y++) {
-    for (let x = 0; x < img.width; x++) {
-      const s = (y * img.width + x) * 4, d = (y * img.width + img.width - 1 - x) * 4;
-      mirrored.data.set(img.data.subarray(s, s + 4), d);
-    }
-  }
+  const mirrored = mirrorRgba(img);
   const e = await createKeypointEstimator({ model: "part3" });
   const box = { x: 354, y: 282, width: 84, height: 99 };
   const [a] = await e.estimate(img, { box });

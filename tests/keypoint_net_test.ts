@@ -6,19 +6,14 @@ import * as tf from "@tensorflow/tfjs";
 import { createKeypointEstimator } from "../mod.ts";
 import { IBUG68 } from "../lib/data/layouts.ts";
 import { readImage } from "../lib/image/decode.ts";
+import { mirrorRgba } from "./image_util.ts";
 import { peakMass } from "../lib/infer/keypoint_net.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
 Deno.test("flip averaging: mirrored photo and box give the mirrored points", async () => {
   const img = await readImage(`${ROOT}fixtures/einstein.jpg`);
-  const mirrored = { ...img, data: new Uint8Array(img.data.length) };
-  for (let y = 0; y < img.height; y++) {
-    for (let x = 0; x < img.width; x++) {
-      const s = (y * img.width + x) * 4, d = (y * img.width + img.width - 1 - x) * 4;
-      mirrored.data.set(img.data.subarray(s, s + 4), d);
-    }
-  }
+  const mirrored = mirrorRgba(img);
   const e = await createKeypointEstimator({ model: "part3" });
   const before = tf.memory().numTensors;
   const box = { x: 354, y: 282, width: 84, height: 99 };

@@ -29,6 +29,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import type { RgbaLike } from "../image/raster.ts";
+import { parseModelFolder } from "../models/checkpoint.ts";
 import { fetchBytes, resolveModelLocation } from "../models/location.ts";
 import { type Anchor, BLAZEFACE_BACK_ANCHORS, generateAnchors, mirrorAnchors } from "./anchors.ts";
 import { decodeDetections, mergeFlipped } from "./decode.ts";
@@ -103,46 +104,9 @@ export async function loadBlazeFace(model: string | URL = "blazeface"): Promise<
   const base = resolveModelLocation(model);
   const jsonUrl = new URL("blazeface.json", base);
   const source = jsonUrl.protocol === "file:" ? decodeURIComponent(jsonUrl.pathname) : jsonUrl.href;
-  let json: {
-    modelTopology: unknown;
-    weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-    userDefinedMetadata?: Record<string, unknown>;
-  };
-  try {
-    json = JSON.parse(new TextDecoder().decode(await fetchBytes(jsonUrl)));
-  } catch (e) {
-    if (e instanceof SyntaxError) {
-      throw new Error(`${source}: not a JSON graph model (${e.message})`);
-    }
-    throw e;
-  }
-  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
-    throw new Error(`${source}: not a tfjs graph model (no modelTopology / weightsManifest)`);
-  }
-  const specs: tf.io.WeightsManifestEntry[] = [];
-  const parts: Uint8Array[] = [];
-  for (const group of json.weightsManifest) {
-    specs.push(...group.weights);
-    for (const p of group.paths) {
-      if (p.includes("..") || p.startsWith("/")) {
-        throw new Error(`${source}: weight path ${p} leaves the folder`);
-      }
-      parts.push(await fetchBytes(new URL(p, base)));
-    }
-  }
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const weights = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    weights.set(p, off);
-    off += p.length;
-  }
-  const graph = await tf.loadGraphModel(tf.io.fromMemory({
-    modelTopology: json.modelTopology as object,
-    weightSpecs: specs,
-    weightData: weights.buffer,
-    userDefinedMetadata: json.userDefinedMetadata as object | undefined,
-  }));
+  const text = new TextDecoder().decode(await fetchBytes(jsonUrl));
+  const { artifacts } = await parseModelFolder(text, source, (p) => fetchBytes(new URL(p, base)));
+  const graph = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
   const inShape = graph.inputs[0].shape ?? [];
   const inputSize = inShape[1] ?? 0;
   if (inShape.length !== 4 || inShape[1] !== inShape[2] || inShape[3] !== 3) {

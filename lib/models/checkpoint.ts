@@ -163,7 +163,7 @@ export async function parseModelFolder(
     throw new Error(`${source}: not valid JSON: ${(e as Error).message}`);
   }
   if (!json || typeof json !== "object" || !json.modelTopology) {
-    throw new Error(`${source}: no modelTopology: not a tfjs layers model`);
+    throw new Error(`${source}: no modelTopology: not a tfjs model`);
   }
   const manifest = json.weightsManifest;
   if (!Array.isArray(manifest) || manifest.length === 0) {
@@ -209,6 +209,7 @@ export async function parseModelFolder(
       format: json.format,
       generatedBy: json.generatedBy,
       convertedBy: json.convertedBy,
+      userDefinedMetadata: json.userDefinedMetadata,
     },
     meta: json.userDefinedMetadata?.facekit ?? null,
   };
