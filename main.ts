@@ -236,6 +236,14 @@ async function evalCommand(args: string[]): Promise<void> {
       ),
     ].join("\n");
     console.log(table);
+    for (const r of reports) {
+      if (!r.pointScores) continue;
+      console.log(
+        `${r.source}: point error / IOD of the 10 % lowest-scoring points ${
+          (100 * r.pointScores.lowestTenthError).toFixed(2)
+        } %, of the rest ${(100 * r.pointScores.restError).toFixed(2)} %`,
+      );
+    }
     if (values.json) {
       await writeFileAtomic(values.json, JSON.stringify({ options, reports }, null, 2) + "\n");
     }
