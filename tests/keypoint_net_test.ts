@@ -44,3 +44,37 @@ Deno.test("peakMass: sharp peaks near 1, flat maps low, neighbours count", () =>
   two[27 * 28 + 27] = 10;
   assert.ok(Math.abs(peakMass(two, 28, 28, 0) - 0.5) < 1e-6);
 });
+
+Deno.test("cropping only the needed region gives exactly the whole-image crop", async () => {
+  const tf = await import("@tensorflow/tfjs");
+  const { loadModel } = await import("../lib/infer/keypoint_estimator.ts");
+  const { resolveModelLocation } = await import("../lib/models/location.ts");
+  const { createKeypointNet } = await import("../lib/infer/keypoint_net.ts");
+  const { faceInput, toImagePoints } = await import("../lib/infer/face_input.ts");
+  const { fromRgba } = await import("../lib/image/raster.ts");
+  const { normaliseImageInto, denormalisePoints } = await import("../lib/augment/preprocess.ts");
+  const img = await readImage(`${ROOT}fixtures/einstein.jpg`);
+  const { model, meta } = await loadModel(resolveModelLocation("part3"));
+  const net = createKeypointNet(model, meta);
+  const whole = fromRgba(img, 1);
+  // Small, shrunk more than 2x, and partly outside the photo.
+  const boxes = [{ x: 354, y: 282, w: 84, h: 99 }, { x: 200, y: 100, w: 400, h: 450 }, {
+    x: -60,
+    y: 900,
+    w: 200,
+    h: 220,
+  }];
+  const got = await net.run(img, boxes);
+  for (const [i, b] of boxes.entries()) {
+    const input = faceInput(whole, b, meta);
+    const x = new Float32Array(112 * 112);
+    normaliseImageInto(input.image, x, 0);
+    const y = tf.tidy(() =>
+      model.predict(tf.tensor4d(x, [1, 112, 112, 1])) as typeof tf.Tensor.prototype
+    );
+    const want = toImagePoints(denormalisePoints(await y.data(), 112, 112), input.matrix);
+    y.dispose();
+    want.forEach((v, j) => assert.ok(Math.abs(v - got[i].points[j]) < 1e-4, `box ${i} value ${j}`));
+  }
+  net.dispose();
+});

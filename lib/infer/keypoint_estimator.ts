@@ -17,7 +17,6 @@ import { type BackendName, setupBackend } from "../backends/backend.ts";
 import type { Box } from "../data/face_box.ts";
 import { createFaceDetector } from "../detect/face_detector.ts";
 import type { FaceBox, FaceFinder, FindFacesOptions } from "../detect/face_finder.ts";
-import { type FloatImage, fromRgba } from "../image/raster.ts";
 import { type ModelMeta, parseModelFolder } from "../models/checkpoint.ts";
 import { fetchBytes, resolveModelLocation } from "../models/location.ts";
 import { type ImageInput, toRgba } from "./image_input.ts";
@@ -165,7 +164,7 @@ function toFace(box: Box, found: number | undefined, r: NetResult, names: string
 }
 
 /** Throws when a box lies wholly outside the image. */
-function checkInside(box: Box, img: FloatImage): Box {
+function checkInside(box: Box, img: { width: number; height: number }): Box {
   if (box.x >= img.width || box.y >= img.height || box.x + box.w <= 0 || box.y + box.h <= 0) {
     throw new Error(
       `face box ${
@@ -206,12 +205,17 @@ export async function createKeypointEstimator(
     if (!finder) finder = ownFinder = await createFaceDetector({ backend: opts.backend });
     return finder;
   };
-  const wholeBox = (img: FloatImage): Box => ({ x: 0, y: 0, w: img.width, h: img.height });
+  const wholeBox = (img: { width: number; height: number }): Box => ({
+    x: 0,
+    y: 0,
+    w: img.width,
+    h: img.height,
+  });
   return {
     meta,
     async estimate(image, eo = {}) {
       const rgba = await toRgba(image);
-      const img = fromRgba(rgba, net.channels);
+      const img = rgba;
       let found: { box: Box; score?: number }[];
       if (eo.box || eo.boxes) {
         found = [...(eo.box ? [eo.box] : []), ...(eo.boxes ?? [])].map((b) => ({
@@ -233,7 +237,7 @@ export async function createKeypointEstimator(
       return faces.sort((a, b) => b.score - a.score);
     },
     async estimateFace(image, box) {
-      const img = fromRgba(await toRgba(image), net.channels);
+      const img = await toRgba(image);
       const b = box ? checkInside(fromFaceBox(box), img) : wholeBox(img);
       const [r] = await net.run(img, [b]);
       return toFace(b, undefined, r, net.names);

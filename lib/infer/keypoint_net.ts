@@ -12,9 +12,10 @@ import { denormalisePoints, normaliseImageInto } from "../augment/preprocess.ts"
 import { type Box, boxFromPoints } from "../data/face_box.ts";
 import { IBUG68, IMM58 } from "../data/layouts.ts";
 import type { FaceBox } from "../detect/face_finder.ts";
-import type { FloatImage } from "../image/raster.ts";
 import type { ModelMeta } from "../models/checkpoint.ts";
-import { faceInput, toImagePoints } from "./face_input.ts";
+import { faceInput, modelBox, toImagePoints } from "./face_input.ts";
+import { fromRgba, type RgbaLike } from "../image/raster.ts";
+import { compose, translation } from "../image/affine.ts";
 import type { OnnxKeypointRunner } from "./onnx_engine.ts";
 import type { Affine } from "../image/affine.ts";
 
@@ -37,11 +38,39 @@ export interface KeypointNet {
    * `flip`: also on the mirrored crops, points re-paired and averaged
    * (twice the work; full layouts only).
    */
-  run(image: FloatImage, boxes: Box[], flip?: boolean): Promise<NetResult[]>;
+  run(image: RgbaLike, boxes: Box[], flip?: boolean): Promise<NetResult[]>;
   /** Whether `flip` is available (the model outputs a whole layout with a flip map). */
   canFlip: boolean;
   /** Frees the model. */
   dispose(): void;
+}
+
+/**
+ * The pixels of `image` under `box` plus the margin `cropFace` reads around
+ * a crop to `outSize` (its antialiasing filter's reach, at least a pixel),
+ * clipped to the image, and where they start; the whole image when the box
+ * covers it. Cropping this region gives exactly the crop of the whole image.
+ */
+function cropRegion(
+  image: RgbaLike,
+  box: Box,
+  outSize: number,
+): { rgba: RgbaLike; x: number; y: number } {
+  const m = Math.ceil(2 * Math.max(1, box.w / outSize, box.h / outSize)) + 1;
+  const x0 = Math.max(0, Math.floor(box.x) - m), y0 = Math.max(0, Math.floor(box.y) - m);
+  const x1 = Math.min(image.width, Math.ceil(box.x + box.w) + m);
+  const y1 = Math.min(image.height, Math.ceil(box.y + box.h) + m);
+  if (x0 === 0 && y0 === 0 && x1 === image.width && y1 === image.height) {
+    return { rgba: image, x: 0, y: 0 };
+  }
+  const w = Math.max(1, x1 - x0), h = Math.max(1, y1 - y0);
+  const data = new Uint8ClampedArray(w * h * 4);
+  const src = image.data;
+  for (let y = 0; y < h && y0 + y < image.height; y++) {
+    const s = ((y0 + y) * image.width + x0) * 4;
+    for (let i = 0; i < Math.min(w, image.width - x0) * 4; i++) data[y * w * 4 + i] = src[s + i];
+  }
+  return { rgba: { width: w, height: h, data }, x: x0, y: y0 };
 }
 
 /** Copies the image at `from` to `to` mirrored left-right (HWC floats). */
@@ -135,11 +164,20 @@ export function createKeypointNet(
     const zeros = [1, meta.inputHeight, meta.inputWidth, meta.channels];
     tf.tidy(() => (both ?? model).predict(tf.zeros(zeros)));
   }
-  const runBatch = async (image: FloatImage, boxes: Box[], flip: boolean): Promise<NetResult[]> => {
+  const runBatch = async (image: RgbaLike, boxes: Box[], flip: boolean): Promise<NetResult[]> => {
     const n = boxes.length;
     const x = new Float32Array((flip ? 2 : 1) * n * size);
     const inputs = boxes.map((b, i) => {
-      const input = faceInput(image, b, meta);
+      // Convert only the part of the photo the crop reads (exact: a shift).
+      const region = (meta.boxScale ?? 0) > 0
+        ? cropRegion(image, modelBox(b, meta), meta.inputWidth)
+        : { rgba: image, x: 0, y: 0 }; // whole-image models: the training path as it is
+      const float = fromRgba(region.rgba, meta.channels as 1 | 3);
+      const local = region.x === 0 && region.y === 0
+        ? b
+        : { ...b, x: b.x - region.x, y: b.y - region.y };
+      const input = faceInput(float, local, meta);
+      input.matrix = compose(input.matrix, translation(-region.x, -region.y));
       normaliseImageInto(input.image, x, i * size);
       if (flip) {
         mirrorInto(x, i * size, (n + i) * size, meta.inputWidth, meta.inputHeight, meta.channels);
