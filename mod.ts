@@ -42,6 +42,7 @@ export {
   type Detector,
   type DetectorOptions,
   drawFaces,
+  type DrawFacesOptions,
   type EstimateOptions,
   type Face,
   type FaceBox,
@@ -87,6 +88,18 @@ export {
   REGIONS_68,
   type XY,
 } from "./lib/analyze/mod.ts";
+export {
+  formatLabels,
+  formatPts,
+  LABEL_FORMATS,
+  type LabelFormat,
+  type LabelledFace,
+  type LabelledImage,
+  type LabelSet,
+  parseLabels,
+  readLabels,
+  readPtsFolder,
+} from "./lib/data/mod.ts";
 export type { ModelMeta } from "./lib/models/mod.ts";
 export type { BackendName } from "./lib/backends/mod.ts";
 export type { Affine, RgbaImage, RgbaLike } from "./lib/image/mod.ts";

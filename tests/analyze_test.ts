@@ -4,6 +4,7 @@ import {
   alignFace,
   alignmentMatrix,
   createKeypointEstimator,
+  drawFaces,
   eyeAspectRatio,
   eyeCentres,
   headPose,
@@ -77,6 +78,29 @@ Deno.test("aligned crop: the eyes land level at the chosen places", () => {
   const img = { width: 300, height: 300, data: new Uint8ClampedArray(300 * 300 * 4).fill(200) };
   const crop = alignFace(img, pts, { size: 64 });
   assert.deepEqual([crop.width, crop.height, crop.data.length], [64, 64, 64 * 64 * 4]);
+});
+
+Deno.test("drawFaces with pose draws the head axes from the nose tip", () => {
+  const pts = projectMeanFace({ yaw: 30, pitch: 0, roll: 0 }, 1.5, { x: 150, y: 150 });
+  const face = {
+    box: { x: 60, y: 100, width: 180, height: 180 },
+    score: 1,
+    keypoints: pts.map((p, i) => ({ ...p, name: `p${i}` })),
+  };
+  const img = { width: 300, height: 300, data: new Uint8ClampedArray(300 * 300 * 4) };
+  const lit = (o: { data: Uint8ClampedArray | Uint8Array }) =>
+    o.data.filter((v, i) => i % 4 !== 3 && v > 0).length;
+  const plain = drawFaces(img, [face]);
+  const axes = drawFaces(img, [face], { pose: true });
+  assert.ok(lit(axes) > lit(plain) + 100, "axes add drawn pixels");
+  // The facing axis of a face turned to the image's right points right of the nose.
+  const n = pts[30];
+  const row = Math.round(n.y);
+  let blueRight = 0;
+  for (let x = Math.round(n.x) + 5; x < 300; x++) {
+    if (axes.data[(row * 300 + x) * 4 + 2] > 200) blueRight++;
+  }
+  assert.ok(blueRight > 5, `blue pixels right of the nose: ${blueRight}`);
 });
 
 Deno.test("regions and aspect ratios", () => {

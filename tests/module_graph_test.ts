@@ -21,8 +21,8 @@ const LAYERS = [
   "report",
   "onnx",
   "detect",
-  "infer",
   "analyze",
+  "infer",
   "cli",
   "course",
 ];

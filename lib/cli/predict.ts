@@ -34,6 +34,8 @@ const USAGE =
     --flip              average with the mirrored crop (more accurate, twice the keypoint time)
     --out DIR           write DIR/<image name>.png with boxes, scores and points
                         (a FILE.png path when there is one image)
+    --draw pose         with --out, also draw each face's head axes (red right-left, green down,
+                        blue facing)
     --aligned DIR       write DIR/<image name>_face<k>.png: 112x112 eye-aligned crops
     --sequence DIR      the images of DIR are frames of a video, in name order: faces are tracked
                         (finder every 10 frames, One-Euro smoothing); lines add "frame" and each
@@ -145,6 +147,7 @@ export function predictCli(args: string[]): Promise<number> {
         flip: { type: "boolean", default: false },
         engine: { type: "string", default: "tfjs" },
         sequence: { type: "string" },
+        draw: { type: "string" },
       },
       USAGE,
       true,
@@ -175,6 +178,9 @@ export function predictCli(args: string[]): Promise<number> {
       : undefined;
     if (values.out && !outFile) await ensureDir(values.out);
     if (values.aligned) await ensureDir(values.aligned);
+    if (values.draw !== undefined && values.draw !== "pose") {
+      throw usageError(`--draw: only "pose" (head axes) can be added`, USAGE);
+    }
     if (values.engine !== "tfjs" && values.engine !== "onnxruntime") {
       throw usageError(`--engine: use tfjs or onnxruntime`, USAGE);
     }
@@ -199,7 +205,10 @@ export function predictCli(args: string[]): Promise<number> {
             : await estimator.estimate(rgba, options);
           if (values.out) {
             const file = outFile ?? pngPath(values.out, path, used);
-            await writeFileAtomic(file, encodePng(drawFaces(rgba, faces)));
+            await writeFileAtomic(
+              file,
+              encodePng(drawFaces(rgba, faces, { pose: values.draw === "pose" })),
+            );
           }
           if (values.aligned) {
             for (const [k, f] of faces.entries()) {

@@ -17,8 +17,31 @@ import {
 import type { RgbaImage } from "../image/rgba.ts";
 import type { RgbaLike } from "../image/raster.ts";
 import type { Face } from "./keypoint_estimator.ts";
+import { headPose, poseRotation } from "../analyze/head_pose.ts";
 
 const BOX: Rgb = [40, 220, 90];
+const AXES: readonly Rgb[] = [[255, 60, 60], [60, 220, 60], [70, 130, 255]];
+
+/** Options of {@linkcode drawFaces}. */
+export interface DrawFacesOptions {
+  /**
+   * Also draw each 68-point face's head axes from the nose tip (see
+   * `headPose`): red the head's right-to-left axis, green its down axis,
+   * blue where the face points.
+   */
+  pose?: boolean;
+}
+
+/** The head's axes (length half the box width) from the nose tip. */
+function drawPoseAxes(out: RgbaImage, f: Face, thickness: number): void {
+  const R = poseRotation(headPose(f.keypoints));
+  const nose = f.keypoints[30], len = f.box.width / 2;
+  // Columns of R: the model's x (image right), y (down) and z (away from the camera) axes.
+  const axes = [[R[0], R[3]], [R[1], R[4]], [-R[2], -R[5]]];
+  axes.forEach(([dx, dy], i) =>
+    drawLine(out, nose.x, nose.y, nose.x + dx * len, nose.y + dy * len, AXES[i], thickness)
+  );
+}
 const POINT: Rgb = [255, 40, 40];
 
 /**
@@ -34,7 +57,11 @@ const POINT: Rgb = [255, 40, 40];
  * console.log(out.data[(15 * 40 + 15) * 4]); // 255
  * ```
  */
-export function drawFaces(image: RgbaLike, faces: Face[]): RgbaImage {
+export function drawFaces(
+  image: RgbaLike,
+  faces: Face[],
+  options: DrawFacesOptions = {},
+): RgbaImage {
   const out: RgbaImage = {
     width: image.width,
     height: image.height,
@@ -56,6 +83,7 @@ export function drawFaces(image: RgbaLike, faces: Face[]): RgbaImage {
     drawText(out, x + 1, ty + 1, label, BOX, textScale);
     const r = Math.max(1, Math.min(side / 300, w / 45));
     for (const k of f.keypoints) drawDot(out, k.x, k.y, r, POINT);
+    if (options.pose && f.keypoints.length === 68) drawPoseAxes(out, f, line + 1);
   }
   return out;
 }
