@@ -137,10 +137,6 @@ export async function evaluateDetection(
       ...options,
       boxes: hit.map((m) => boxes[m.t]),
     });
-    // estimate sorts by score; keep the given order by matching boxes back.
-    const byBox = hit.map((m) =>
-      fromTruth.find((f) => f.box.x === boxes[m.t].x && f.box.y === boxes[m.t].y)!
-    );
     const target = Float32Array.from(hit.flatMap((m) => [...photo.faces[m.t]]));
     found.push(...nmeInterOcular(flatten(hit.map((m) => result[m.d])), target));
     for (const m of hit) {
@@ -155,7 +151,7 @@ export async function evaluateDetection(
         }
       });
     }
-    truth.push(...nmeInterOcular(flatten(byBox), target));
+    truth.push(...nmeInterOcular(flatten(fromTruth), target)); // given boxes keep their order
   }
   const counts = detectionCounts(faces, detections, matched);
   pointErr.sort((a, b) => a.score - b.score);

@@ -115,7 +115,8 @@ export interface KeypointEstimator {
   /** The model's metadata (task, layout, input size). */
   readonly meta: ModelMeta;
   /**
-   * Every face of a photo, best first. Without `box`/`boxes` the faces are
+   * Every face of a photo: found faces best first, given boxes in their
+   * order (`box` first, then `boxes`). Without `box`/`boxes` the faces are
    * found first (crop models); whole-image models (IMM Parts 1-2) take the
    * whole image as the face. A photo with no face gives `[]`.
    */
@@ -234,7 +235,8 @@ export async function createKeypointEstimator(
         results = await net.run(img, results.map((r) => refinedBox(r.points)), flip);
       }
       const faces = found.map((f, i) => toFace(f.box, f.score, results[i], net.names));
-      return faces.sort((a, b) => b.score - a.score);
+      // Found faces best first; given boxes keep their order.
+      return eo.box || eo.boxes ? faces : faces.sort((a, b) => b.score - a.score);
     },
     async estimateFace(image, box) {
       const img = await toRgba(image);

@@ -96,12 +96,8 @@ export function createTracker(estimator: KeypointEstimator, options: TrackerOpti
       const faces: Face[] = tracks.length
         ? await estimator.estimate(frame, { ...eo, boxes: tracks.map((tr) => toFaceBox(tr.box)) })
         : [];
-      // estimate sorts by score; put results back in track order by box.
-      const byTrack = tracks.map((tr) =>
-        faces.find((f) => f.box.x === tr.box.x && f.box.y === tr.box.y && f.box.width === tr.box.w)!
-      );
       const kept: { track: Track; face: Face }[] = [];
-      byTrack.forEach((face, i) => {
+      faces.forEach((face, i) => { // given boxes come back in track order
         const mean = face.keypoints.reduce((s, k) => s + (k.score ?? 1), 0) / face.keypoints.length;
         const box = refinedBox(Float32Array.from(face.keypoints.flatMap((k) => [k.x, k.y])));
         if (mean < minKp || leftFrame(box, frame.width, frame.height)) return; // the track ends
