@@ -99,7 +99,7 @@ export {
   parseLabels,
   readLabels,
   readPtsFolder,
-} from "./lib/data/mod.ts";
+} from "./lib/data/label_formats.ts";
 export type { ModelMeta } from "./lib/models/mod.ts";
 export type { BackendName } from "./lib/backends/mod.ts";
 export type { Affine, RgbaImage, RgbaLike } from "./lib/image/mod.ts";

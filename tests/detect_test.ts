@@ -17,7 +17,7 @@ import {
   weightedNms,
 } from "../lib/detect/mod.ts";
 
-const assert = (v: unknown, msg?: string): void => ok(v, msg);
+const assert = (v: unknown, msg = ""): void => ok(v, msg);
 const assertEquals = <T>(a: T, b: T): void => deepStrictEqual(a, b);
 const assertAlmostEquals = (a: number, b: number, tol = 1e-7): void =>
   ok(Math.abs(a - b) <= tol, `${a} is not within ${tol} of ${b}`);
