@@ -261,6 +261,17 @@ async function evalCommand(args: string[]): Promise<void> {
       failureRatePercent: +(m.failureRate * 100).toFixed(2),
       auc8: +m.auc8.toFixed(4),
       maePixels: +m.maePixels.toFixed(3),
+      failureRate10Percent: +(m.failureRate10 * 100).toFixed(2),
+      auc10: +m.auc10.toFixed(4),
+      regionNmePercent: Object.fromEntries(
+        Object.entries(m.regionNme).map(([k, v]) => [k, +(v * 100).toFixed(2)]),
+      ),
+      hardestYawTenth: {
+        faces: m.hardYaw.faces,
+        nmePercent: +(m.hardYaw.nme * 100).toFixed(3),
+        minAbsYawDeg: +m.hardYaw.minAbsYaw.toFixed(1),
+        ratioToAll: +(m.hardYaw.nme / m.nme).toFixed(3),
+      },
     },
     null,
     2,

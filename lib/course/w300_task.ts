@@ -38,6 +38,8 @@ import { createRng } from "../util/random.ts";
 import type { Sample } from "../data/sample.ts";
 import { type Batch, type BatchSource, predictAll, train } from "../train/loop.ts";
 import { load300w, W300_SPLIT } from "../data/w300.ts";
+import { headPose } from "../analyze/head_pose.ts";
+import { REGIONS_68 } from "../analyze/regions.ts";
 import { isLabelSource, labelSamples, splitByGroup } from "../data/label_samples.ts";
 
 /** Options of a Part 3 run. */
@@ -230,6 +232,17 @@ export interface FaceMetrics {
   maePixels: number;
   /** Per-face NME. */
   perFace: Float32Array;
+  /** Failure rate at NME > 10 %. */
+  failureRate10: number;
+  /** Area under the CED up to 10 %. */
+  auc10: number;
+  /** Mean point error / inter-ocular distance per region (jaw, brows, nose, eyes, mouth). */
+  regionNme: Record<string, number>;
+  /**
+   * The hardest tenth by head pose: faces with the largest |yaw| (from the
+   * truth points, `headPose`), their mean NME and the smallest |yaw| among them.
+   */
+  hardYaw: { faces: number; nme: number; minAbsYaw: number };
 }
 
 /**
@@ -251,12 +264,54 @@ export function faceMetrics(pred: Float32Array, faces: PreparedFace[], size: num
     truth.set(f.original, i * 136);
   });
   const perFace = nmeInterOcular(all, truth);
+  const groups: Record<string, (readonly [number, number])[]> = {
+    jaw: [REGIONS_68.jaw],
+    brows: [REGIONS_68.rightBrow, REGIONS_68.leftBrow],
+    nose: [REGIONS_68.nose],
+    eyes: [REGIONS_68.rightEye, REGIONS_68.leftEye],
+    mouth: [REGIONS_68.outerLips, REGIONS_68.innerLips],
+  };
+  const regionNme: Record<string, number> = {};
+  for (const [name, ranges] of Object.entries(groups)) {
+    let sum = 0, n = 0;
+    faces.forEach((_, i) => {
+      const o = i * 136;
+      const iod = Math.hypot(truth[o + 90] - truth[o + 72], truth[o + 91] - truth[o + 73]);
+      for (const [a, b] of ranges) {
+        for (let j = a; j <= b; j++) {
+          sum += Math.hypot(
+            all[o + 2 * j] - truth[o + 2 * j],
+            all[o + 2 * j + 1] - truth[o + 2 * j + 1],
+          ) / iod;
+          n++;
+        }
+      }
+    });
+    regionNme[name] = sum / n;
+  }
+  const yaw = faces.map((f, i) => ({
+    i,
+    yaw: Math.abs(
+      headPose(
+        Array.from({ length: 68 }, (_, j) => ({ x: f.original[2 * j], y: f.original[2 * j + 1] })),
+      ).yaw,
+    ),
+  })).sort((a, b) => b.yaw - a.yaw);
+  const hard = yaw.slice(0, Math.max(1, Math.round(faces.length / 10)));
   return {
     nme: mean(perFace),
     failureRate: failureRate(perFace, 0.08),
     auc8: aucAt(perFace, 0.08),
     maePixels: meanAbsoluteError(all, truth),
     perFace,
+    failureRate10: failureRate(perFace, 0.1),
+    auc10: aucAt(perFace, 0.1),
+    regionNme,
+    hardYaw: {
+      faces: hard.length,
+      nme: mean(hard.map((h) => perFace[h.i])),
+      minAbsYaw: hard[hard.length - 1].yaw,
+    },
   };
 }
 
