@@ -108,6 +108,19 @@ Deno.test("faceMetrics: perfect predictions give zero error in original pixels",
   const shifted = normalisePoints(f.points.map((v, i) => (i % 2 ? v : v + 2)), 48, 48);
   const side = 80 * 1.5;
   assert.ok(Math.abs(faceMetrics(shifted, [f], 48).maePixels - (2 * side / 48) / 2) < 1e-2);
+  // Moving only the mouth (points 48-67) leaves every other region at zero error.
+  const mouth = normalisePoints(
+    f.points.map((v, i) => (i >= 96 && i % 2 === 0 ? v + 2 : v)),
+    48,
+    48,
+  );
+  const r = faceMetrics(mouth, [f], 48);
+  assert.ok(r.regionNme.mouth > 0.01, `mouth ${r.regionNme.mouth}`);
+  for (const k of ["jaw", "brows", "nose", "eyes"]) {
+    assert.ok(r.regionNme[k] < 1e-5, `${k} ${r.regionNme[k]}`);
+  }
+  assert.equal(r.hardYaw.faces, 1);
+  assert.ok(Math.abs(r.hardYaw.nme - r.nme) < 1e-7);
 });
 
 Deno.test("Part 3 trains on mixed fixtures (grayscale JPEG, alpha PNG, 16-bit PNG, 1x1 image, points outside) and evaluates", async () => {
