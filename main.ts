@@ -13,7 +13,8 @@ import { parseBackend, requireSelfCheck, setupBackend } from "./lib/backends/bac
 import { buildPart1, buildPart2 } from "./lib/models/course_cnn.ts";
 import { buildResNet } from "./lib/models/resnet.ts";
 import { resolveImmDir, runImm } from "./lib/course/imm_task.ts";
-import { evaluateFolder, runPart3 } from "./lib/course/w300_task.ts";
+import { cedChart, evaluateFolder, runPart3 } from "./lib/course/w300_task.ts";
+import { savePng } from "./lib/report/pictures.ts";
 import { predictCli } from "./lib/cli/predict.ts";
 import { createKeypointEstimator } from "./lib/infer/keypoint_estimator.ts";
 import { writeKaggle } from "./lib/course/kaggle.ts";
@@ -82,6 +83,11 @@ const CONVERT_USAGE = `usage: main.ts convert --in PATH --out PATH [--from F] [-
   images), dlib (imglab XML), coco (keypoint JSON), csv (image,box_x,box_y,box_w,box_h,x0,y0,...);
   the formats default from the paths (a folder is pts, then .xml, .json, .csv)`;
 
+const COMPARE_USAGE =
+  `usage: main.ts compare --models DIR,DIR[,...] [--data DIR ...] [--max 0.08] --out FILE.png
+  the cumulative error distributions of several 68-point models in one chart (default data:
+  helen_testset), with each model's NME and AUC in the legend`;
+
 const USAGE = `usage: main.ts COMMAND [options]   (main.ts COMMAND --help for a command's options)
   train part1|part2|part3   train a keypoint model (IMM nose tip, IMM 58 points, 300-W 68 points)
   eval --model DIR          NME, failure rate, AUC and MAE on labelled 300-W folders
@@ -89,7 +95,8 @@ const USAGE = `usage: main.ts COMMAND [options]   (main.ts COMMAND --help for a 
   kaggle --model DIR --xml FILE   the course's Kaggle CSV for every box of a dlib XML
   doctor                    check (and for auto, time) the training backends against cpu
   export --model DIR --out FILE.onnx   ONNX export of a model folder
-  convert --in PATH --out PATH   keypoint labels between pts, dlib XML, COCO JSON and CSV`;
+  convert --in PATH --out PATH   keypoint labels between pts, dlib XML, COCO JSON and CSV
+  compare --models A,B --out FILE.png   two or more models' CEDs in one chart`;
 
 /** `--workers`: a count, or `auto` (resolved once the backend is final). */
 function parseWorkers(v: string, batch: number): number | "auto" {
@@ -344,6 +351,29 @@ async function exportCommand(args: string[]): Promise<void> {
   console.log(`wrote ${values.out} (${(bytes / 2 ** 20).toFixed(2)} MiB)`);
 }
 
+async function compareCommand(args: string[]): Promise<void> {
+  const { values } = parseCli(args, {
+    models: { type: "string" },
+    data: { type: "string", multiple: true },
+    max: { type: "string", default: "0.08" },
+    out: { type: "string" },
+    backend: { type: "string", default: "wasm" },
+  }, COMPARE_USAGE);
+  if (!values.models || !values.out) {
+    throw usageError("compare: --models DIR,DIR and --out FILE.png are required", COMPARE_USAGE);
+  }
+  const dirs = values.data ?? W300_SPLIT.val.map((d) => `${resolve300wDir(undefined)}/${d}`);
+  await setupBackend(parseBackend(values.backend!));
+  const series = [];
+  for (const model of values.models.split(",")) {
+    const m = await evaluateFolder(model, dirs);
+    console.log(`${model}: NME ${(m.nme * 100).toFixed(2)} %, ${m.faces} faces`);
+    series.push({ name: model.replace(/\/$/, "").replace(/^.*\//, ""), metrics: m });
+  }
+  await savePng(values.out, cedChart(series, num(values.max, 0.08, "max")));
+  console.log(`wrote ${values.out}`);
+}
+
 async function convertCommand(args: string[]): Promise<void> {
   const { values } = parseCli(args, {
     in: { type: "string" },
@@ -445,6 +475,7 @@ export function main(args: string[]): Promise<number> {
     else if (command === "doctor") await doctorCommand(rest);
     else if (command === "kaggle") await kaggleCommand(rest);
     else if (command === "convert") await convertCommand(rest);
+    else if (command === "compare") await compareCommand(rest);
     else if (
       command === undefined || command === "help" || command === "--help" || command === "-h"
     ) {

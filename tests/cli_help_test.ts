@@ -18,6 +18,7 @@ const COMMANDS: [string, string[]][] = [
   ["main.ts doctor", ["main.ts", "doctor"]],
   ["main.ts export", ["main.ts", "export"]],
   ["main.ts convert", ["main.ts", "convert"]],
+  ["main.ts compare", ["main.ts", "compare"]],
   ["mod.ts predict", ["mod.ts", "predict"]],
   ["fixtures/300w/make_fixtures.ts", ["fixtures/300w/make_fixtures.ts"]],
 ];

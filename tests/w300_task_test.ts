@@ -214,3 +214,31 @@ Deno.test("Part 3 stops before training on a face whose box lies entirely outsid
     await Deno.remove(out, { recursive: true });
   }
 });
+
+Deno.test("cedChart draws one curve per model in its own colour", async () => {
+  const { cedChart } = await import("../lib/course/w300_task.ts");
+  const metrics = (nmes: number[]) => ({
+    nme: nmes.reduce((s, v) => s + v, 0) / nmes.length,
+    failureRate: 0,
+    auc8: 0,
+    maePixels: 0,
+    perFace: Float32Array.from(nmes),
+    failureRate10: 0,
+    auc10: 0,
+    regionNme: {},
+    hardYaw: { faces: 0, nme: 0, minAbsYaw: 0 },
+  });
+  const img = cedChart([{ name: "a", metrics: metrics([0.02, 0.03]) }, {
+    name: "b",
+    metrics: metrics([0.05, 0.06]),
+  }]);
+  const has = (r: number, g: number, b: number) => {
+    for (let i = 0; i < img.data.length; i += 4) {
+      if (img.data[i] === r && img.data[i + 1] === g && img.data[i + 2] === b) return true;
+    }
+    return false;
+  };
+  assert.ok(has(214, 39, 40) && has(31, 119, 180), "both series drawn");
+  const one = cedChart([{ name: "a", metrics: metrics([0.02, 0.03]) }]);
+  assert.equal(one.width, img.width);
+});

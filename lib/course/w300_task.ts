@@ -33,6 +33,8 @@ import { buildHeatmapUNet } from "../models/unet.ts";
 import type * as tf from "@tensorflow/tfjs";
 import { GREEN, lossCurves, overlay, RED, savePng, titledGrid } from "../report/pictures.ts";
 import { curveChart } from "../report/plot.ts";
+import type { Rgb } from "../image/draw.ts";
+import type { RgbaImage } from "../image/rgba.ts";
 import type { Rng } from "../util/random.ts";
 import { createRng } from "../util/random.ts";
 import type { Sample } from "../data/sample.ts";
@@ -315,6 +317,45 @@ export function faceMetrics(pred: Float32Array, faces: PreparedFace[], size: num
   };
 }
 
+const CED_COLORS: Rgb[] = [[214, 39, 40], [31, 119, 180], [44, 160, 44], [148, 103, 189]];
+
+/**
+ * One cumulative-error-distribution chart of one or more models' per-face
+ * NMEs (legend: name, NME and AUC at `maxErr`).
+ *
+ * @example
+ * ```ts ignore
+ * import { cedChart } from "./w300_task.ts";
+ * const png = cedChart([{ name: "part3", metrics: a }, { name: "part3-fast", metrics: b }]);
+ * ```
+ */
+export function cedChart(
+  series: { name: string; metrics: FaceMetrics }[],
+  maxErr = 0.08,
+): RgbaImage {
+  const pct = Math.round(maxErr * 100);
+  return curveChart(
+    series.map(({ name, metrics }, i) => {
+      const ced = cedCurve(metrics.perFace, maxErr, 80);
+      return {
+        name: `${name ? `${name}: ` : ""}NME ${(metrics.nme * 100).toFixed(2)} %, AUC@${pct} ${
+          aucAt(metrics.perFace, maxErr).toFixed(3)
+        }`,
+        x: Array.from(ced.x),
+        y: Array.from(ced.y),
+        color: CED_COLORS[i % CED_COLORS.length],
+      };
+    }),
+    {
+      title: "cumulative error distribution",
+      xLabel: "NME (inter-ocular)",
+      yLabel: "fraction of faces",
+      xRange: [0, maxErr],
+      yRange: [0, 1],
+    },
+  );
+}
+
 /**
  * Loads and crops the 300-W split (train: helen_trainset, lfpw_trainset,
  * afw; validation: helen_testset), or, when `root` is a label file (dlib
@@ -523,22 +564,7 @@ export async function writeEvalPictures(
   m: FaceMetrics,
   size: number,
 ): Promise<void> {
-  const ced = cedCurve(m.perFace, 0.08, 80);
-  await savePng(
-    `${dir}/ced.png`,
-    curveChart([{
-      name: `NME ${(m.nme * 100).toFixed(2)} %, AUC@8 ${m.auc8.toFixed(3)}`,
-      x: Array.from(ced.x),
-      y: Array.from(ced.y),
-      color: [214, 39, 40],
-    }], {
-      title: "cumulative error distribution",
-      xLabel: "NME (inter-ocular)",
-      yLabel: "fraction of faces",
-      xRange: [0, 0.08],
-      yRange: [0, 1],
-    }),
-  );
+  await savePng(`${dir}/ced.png`, cedChart([{ name: "", metrics: m }]));
   const order = Array.from(m.perFace.keys()).sort((a, b) => m.perFace[a] - m.perFace[b]);
   const pick = [...order.slice(0, 4), ...order.slice(-4)];
   const tiles = pick.map((i) =>
