@@ -12,12 +12,14 @@
  */
 
 import { boxFromPoints } from "../data/face_box.ts";
-import { parseDlibXml, parsePts } from "../data/w300.ts";
+import { dirname, isAbsolute, join } from "node:path";
+import { guessLabelFormat, readLabels } from "../data/label_formats.ts";
 import { readImage } from "../image/decode.ts";
 import type { EstimateOptions, Face, KeypointEstimator } from "../infer/keypoint_estimator.ts";
 import { toFaceBox } from "../infer/keypoint_net.ts";
 import { type DetectionCounts, detectionCounts, matchFaces } from "../metrics/detection.ts";
-import { nmeInterOcular } from "../metrics/face_alignment.ts";
+import { interOcular, nmeInterOcular } from "../metrics/face_alignment.ts";
+import { mean } from "../metrics/point_errors.ts";
 import { createProgress } from "../util/progress.ts";
 
 /** One labelled photo: its path and the 68 points of each labelled face. */
@@ -29,8 +31,9 @@ export interface LabelledPhoto {
 }
 
 /**
- * The labelled photos of a folder of 300-W crops or a dlib XML file (faces
- * with 68 parts; `ignore` boxes skipped), in file order.
+ * The labelled 68-point photos of any label source (a folder of 300-W
+ * crops, a dlib XML, COCO JSON or CSV file; see `../data/label_formats.ts`),
+ * image paths resolved, in file order.
  *
  * @example
  * ```ts ignore
@@ -40,32 +43,14 @@ export interface LabelledPhoto {
  * ```
  */
 export async function labelledPhotos(source: string): Promise<LabelledPhoto[]> {
-  if (/\.xml$/i.test(source)) {
-    const dir = source.includes("/") ? source.replace(/\/[^/]*$/, "") : ".";
-    const byFile = new Map<string, Float32Array[]>();
-    for (const f of parseDlibXml(await Deno.readTextFile(source), source)) {
-      if (!f.points || f.ignore) continue;
-      if (f.points.length !== 136) {
-        throw new Error(`${source}: ${f.file}: a face has ${f.points.length / 2} parts, not 68`);
-      }
-      const path = f.file.startsWith("/") ? f.file : `${dir}/${f.file}`;
-      byFile.set(path, [...(byFile.get(path) ?? []), f.points]);
-    }
-    return [...byFile].map(([image, faces]) => ({ image, faces }));
-  }
-  const names = [...Deno.readDirSync(source)].filter((e) => e.isFile).map((e) => e.name).sort();
-  const lower = new Map(names.map((n) => [n.toLowerCase(), n]));
-  const out: LabelledPhoto[] = [];
-  for (const label of names.filter((n) => /\.pts$/i.test(n))) {
-    const stem = label.replace(/\.pts$/i, "");
-    const image = ["jpg", "jpeg", "png"].map((x) => lower.get(`${stem}.${x}`.toLowerCase()))
-      .find((n) => n !== undefined);
-    if (!image) throw new Error(`${source}/${label}: its image (${stem}.jpg or .png) is missing`);
-    const points = parsePts(await Deno.readTextFile(`${source}/${label}`), `${source}/${label}`);
-    out.push({ image: `${source}/${image}`, faces: [points] });
-  }
-  if (out.length === 0) throw new Error(`${source}: no .pts labels`);
-  return out;
+  const format = await guessLabelFormat(source);
+  const set = await readLabels(source, format);
+  if (set.points !== 68) throw new Error(`${source}: faces have ${set.points} points, not 68`);
+  const base = format === "pts" ? source : dirname(source);
+  return set.images.map((im) => ({
+    image: isAbsolute(im.image) ? im.image : join(base, im.image),
+    faces: im.faces.map((f) => f.points),
+  }));
 }
 
 /** The result of {@linkcode evaluateDetection} on one source. */
@@ -92,10 +77,6 @@ export interface DetectionReport extends DetectionCounts {
 
 function flatten(faces: Face[]): Float32Array {
   return Float32Array.from(faces.flatMap((f) => f.keypoints.flatMap((k) => [k.x, k.y])));
-}
-
-function mean(a: number[]): number {
-  return a.length ? a.reduce((s, v) => s + v, 0) / a.length : NaN;
 }
 
 /**
@@ -141,7 +122,7 @@ export async function evaluateDetection(
     found.push(...nmeInterOcular(flatten(hit.map((m) => result[m.d])), target));
     for (const m of hit) {
       const t = photo.faces[m.t];
-      const iod = Math.hypot(t[90] - t[72], t[91] - t[73]);
+      const iod = interOcular(t);
       result[m.d].keypoints.forEach((k, j) => {
         if (k.score !== undefined) {
           pointErr.push({

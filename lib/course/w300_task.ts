@@ -21,7 +21,13 @@ import { type BackendInfo, requireSelfCheck } from "../backends/backend.ts";
 import { loadModelFolder, type ModelMeta } from "../models/checkpoint.ts";
 import { boxFromPoints, cropAffine, cropFace, jitterBox } from "../data/face_box.ts";
 import { faceInput, modelBox, toImagePoints } from "../infer/face_input.ts";
-import { aucAt, cedCurve, failureRate, nmeInterOcular } from "../metrics/face_alignment.ts";
+import {
+  aucAt,
+  cedCurve,
+  failureRate,
+  interOcular,
+  nmeInterOcular,
+} from "../metrics/face_alignment.ts";
 import { ensureDir, writeFileAtomic } from "../util/fs_util.ts";
 import { IBUG68 } from "../data/layouts.ts";
 import type { LossName } from "../head/losses.ts";
@@ -278,7 +284,7 @@ export function faceMetrics(pred: Float32Array, faces: PreparedFace[], size: num
     let sum = 0, n = 0;
     faces.forEach((_, i) => {
       const o = i * 136;
-      const iod = Math.hypot(truth[o + 90] - truth[o + 72], truth[o + 91] - truth[o + 73]);
+      const iod = interOcular(truth.subarray(o, o + 136));
       for (const [a, b] of ranges) {
         for (let j = a; j <= b; j++) {
           sum += Math.hypot(

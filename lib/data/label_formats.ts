@@ -15,6 +15,7 @@
  * @module
  */
 
+import { boxFromPoints } from "./face_box.ts";
 import { parseDlibXml, parsePts } from "./w300.ts";
 
 /** One labelled face. */
@@ -198,12 +199,8 @@ const num = (v: number): string => String(Math.round(v * 1000) / 1000);
 export function formatLabels(set: LabelSet, format: Exclude<LabelFormat, "pts">): string {
   const boxOf = (f: LabelledFace): NonNullable<LabelledFace["box"]> => {
     if (f.box) return f.box;
-    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-    for (let i = 0; i < f.points.length; i += 2) {
-      [x0, x1] = [Math.min(x0, f.points[i]), Math.max(x1, f.points[i])];
-      [y0, y1] = [Math.min(y0, f.points[i + 1]), Math.max(y1, f.points[i + 1])];
-    }
-    return { x: x0 + 0.5, y: y0 + 0.5, width: x1 - x0, height: y1 - y0 }; // the points' box
+    const b = boxFromPoints(f.points); // the points' box
+    return { x: b.x, y: b.y, width: b.w, height: b.h };
   };
   if (format === "dlib") {
     const esc = (s: string): string =>

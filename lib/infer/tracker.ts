@@ -99,7 +99,7 @@ export function createTracker(estimator: KeypointEstimator, options: TrackerOpti
       const kept: { track: Track; face: Face }[] = [];
       faces.forEach((face, i) => { // given boxes come back in track order
         const mean = face.keypoints.reduce((s, k) => s + (k.score ?? 1), 0) / face.keypoints.length;
-        const box = refinedBox(Float32Array.from(face.keypoints.flatMap((k) => [k.x, k.y])));
+        const box = keypointBox(face.keypoints);
         if (mean < minKp || leftFrame(box, frame.width, frame.height)) return; // the track ends
         kept.push({ track: tracks[i], face: { ...face, score: mean } });
       });
@@ -107,7 +107,7 @@ export function createTracker(estimator: KeypointEstimator, options: TrackerOpti
         detections++;
         const found = await estimator.estimate(frame, { ...eo, box: undefined, boxes: undefined });
         for (const f of found) {
-          const same = kept.find((k) => iou(pointsBox(k.face), f.box) > 0.3);
+          const same = kept.find((k) => iou(toFaceBox(keypointBox(k.face.keypoints)), f.box) > 0.3);
           if (same) continue; // already tracked
           kept.push({
             track: { id: nextId++, box: fromFaceBox(f.box), filter: newFilter() },
@@ -122,7 +122,7 @@ export function createTracker(estimator: KeypointEstimator, options: TrackerOpti
           const s = track.filter.filter(keypoints.flatMap((k) => [k.x, k.y]), t);
           keypoints = keypoints.map((k, j) => ({ ...k, x: s[2 * j], y: s[2 * j + 1] }));
         }
-        const box = refinedBox(Float32Array.from(keypoints.flatMap((k) => [k.x, k.y])));
+        const box = keypointBox(keypoints);
         out.push({ ...face, keypoints, id: track.id });
         return { ...track, box };
       });
@@ -131,6 +131,7 @@ export function createTracker(estimator: KeypointEstimator, options: TrackerOpti
   };
 }
 
-function pointsBox(face: Face): ReturnType<typeof toFaceBox> {
-  return toFaceBox(refinedBox(Float32Array.from(face.keypoints.flatMap((k) => [k.x, k.y]))));
+/** The box around keypoints: the next frame's crop box. */
+function keypointBox(keypoints: { x: number; y: number }[]): Box {
+  return refinedBox(Float32Array.from(keypoints.flatMap((k) => [k.x, k.y])));
 }
