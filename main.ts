@@ -54,7 +54,10 @@ const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
     --depth 18|34|50  ResNet depth (18)       --width X        channel multiplier (0.5)
     --wide            Wide-ResNet-50-2 (bottleneck width x2)
     --box-scale X     box enlargement per side (0.25)   --jitter X  box jitter (0.05)
-    --loss smoothl1|mse (smoothl1)  --warmup N (1)  --decay cosine|step|constant (cosine)`;
+    --loss smoothl1|mse (smoothl1)  --warmup N (1)  --decay cosine|step|constant (cosine)
+    --aug default|heavy  augmentation preset (default: ±15°, colour jitter; heavy: ±30°,
+                      scale 0.8-1.2, occluding patches, blur, noise)
+    --init DIR        start from a model folder's weights (fine-tune, e.g. models/part3)`;
 
 const EVAL_USAGE = `usage: main.ts eval --model DIR [--data DIR ...] [--pictures DIR] [--backend B]
        main.ts eval --detect [--model part3|DIR] [--data DIR|FILE.xml ...] [--min-score X]
@@ -153,7 +156,12 @@ async function trainPart3(args: string[]): Promise<void> {
     workers: { type: "string", default: "auto" },
     quiet: { type: "boolean", default: false },
     "no-check": { type: "boolean", default: false },
+    aug: { type: "string", default: "default" },
+    init: { type: "string" },
   }, TRAIN_USAGE);
+  if (values.aug !== "default" && values.aug !== "heavy") {
+    throw new Error(`--aug: use default or heavy, got "${values.aug}"`);
+  }
   const depth = num(values.depth, 18, "depth");
   if (![18, 34, 50].includes(depth)) throw new Error(`--depth: use 18, 34 or 50`);
   const channels = num(values.channels, 1, "channels");
@@ -189,6 +197,8 @@ async function trainPart3(args: string[]): Promise<void> {
     quiet: values.quiet,
     check: !values["no-check"],
     workers: parseWorkers(values.workers!, batch),
+    augment: values.aug as "default" | "heavy",
+    init: values.init,
   });
   console.log(JSON.stringify(summary, null, 2));
 }

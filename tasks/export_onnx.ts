@@ -11,8 +11,11 @@
 import { CliExit, parseCli, usageError } from "../lib/cli/args.ts";
 import * as tf from "@tensorflow/tfjs";
 import { exportOnnxFile } from "../lib/onnx/export.ts";
+import type { WeightStorage } from "../lib/onnx/compress.ts";
 
-const USAGE = "usage: deno run -A tasks/export_onnx.ts --model DIR --out FILE.onnx";
+const USAGE = `usage: deno run -A tasks/export_onnx.ts --model DIR --out FILE.onnx [--weights W]
+  --weights float32|float16|int8   weight storage (float32; float16 halves the file, int8
+                                   stores per-channel int8 and is about 4x smaller)`;
 
 /**
  * Runs the export command line; returns the exit code.
@@ -26,8 +29,15 @@ const USAGE = "usage: deno run -A tasks/export_onnx.ts --model DIR --out FILE.on
 export async function main(args: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseCli(args, { model: { type: "string" }, out: { type: "string" } }, USAGE));
+    ({ values } = parseCli(args, {
+      model: { type: "string" },
+      out: { type: "string" },
+      weights: { type: "string", default: "float32" },
+    }, USAGE));
     if (!values.model || !values.out) throw usageError("--model and --out are required", USAGE);
+    if (!["float32", "float16", "int8"].includes(values.weights!)) {
+      throw usageError(`--weights: use float32, float16 or int8, got "${values.weights}"`, USAGE);
+    }
   } catch (e) {
     if (!(e instanceof CliExit)) throw e;
     if (e.code === 0) console.log(e.message);
@@ -38,7 +48,11 @@ export async function main(args: string[]): Promise<number> {
   tf.env().set("PROD", true);
   await tf.setBackend("cpu");
   try {
-    const { bytes } = await exportOnnxFile(values.model, values.out);
+    const { bytes } = await exportOnnxFile(
+      values.model,
+      values.out,
+      values.weights as WeightStorage,
+    );
     console.log(`${values.out} (${(bytes / 1024 / 1024).toFixed(2)} MiB, ${bytes} bytes)`);
     return 0;
   } catch (e) {

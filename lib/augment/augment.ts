@@ -18,6 +18,7 @@ import {
 } from "../image/affine.ts";
 import type { Rng } from "../util/random.ts";
 import { type FloatImage, warpAffine } from "../image/raster.ts";
+import { DEFAULT_DEGRADE, type DegradeOptions } from "./degrade.ts";
 
 /** Ranges of the random transformations. */
 export interface AugmentOptions {
@@ -35,6 +36,14 @@ export interface AugmentOptions {
   contrast: number;
   /** Maximum relative saturation change (colour images only). Default 0.3. */
   saturation: number;
+  /**
+   * When set, the rotation is normal with this standard deviation (degrees),
+   * clipped to ±`rotationDeg`, instead of uniform: mostly upright faces with
+   * a tail of strongly tilted ones, as in photos.
+   */
+  rotationSd?: number;
+  /** Occlusion, blur and noise after the colour jitter (none when absent). */
+  degrade?: DegradeOptions;
 }
 
 /** The defaults: ±15°, ±10 %, scale 0.9-1.1, flip 50 %, mild jitter. */
@@ -46,6 +55,29 @@ export const DEFAULT_AUGMENT: AugmentOptions = {
   brightness: 0.2,
   contrast: 0.3,
   saturation: 0.3,
+};
+
+/**
+ * The heavy preset for faces in the wild: rotation N(0, 12°) clipped to
+ * ±30°, scale 0.8-1.2, flip 50 %, stronger colour jitter, and occluding
+ * patches, blur and noise ({@link DEFAULT_DEGRADE}).
+ *
+ * @example
+ * ```ts
+ * import { HEAVY_AUGMENT } from "./augment.ts";
+ * console.log(HEAVY_AUGMENT.rotationDeg); // 30
+ * ```
+ */
+export const HEAVY_AUGMENT: AugmentOptions = {
+  rotationDeg: 30,
+  rotationSd: 12,
+  translate: 0.1,
+  scale: [0.8, 1.2],
+  flipProb: 0.5,
+  brightness: 0.25,
+  contrast: 0.4,
+  saturation: 0.3,
+  degrade: DEFAULT_DEGRADE,
 };
 
 /**
@@ -138,8 +170,10 @@ export function randomAffine(
   height: number,
   opts: AugmentOptions,
 ): AffineDraw {
-  const angle = rng.uniform(-opts.rotationDeg, opts.rotationDeg) * Math.PI /
-    180;
+  const deg = opts.rotationSd === undefined
+    ? rng.uniform(-opts.rotationDeg, opts.rotationDeg)
+    : Math.max(-opts.rotationDeg, Math.min(opts.rotationDeg, rng.normal() * opts.rotationSd));
+  const angle = deg * Math.PI / 180;
   const s = rng.uniform(opts.scale[0], opts.scale[1]);
   const tx = rng.uniform(-opts.translate, opts.translate) * width;
   const ty = rng.uniform(-opts.translate, opts.translate) * height;

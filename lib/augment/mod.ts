@@ -6,4 +6,5 @@
  */
 
 export * from "./augment.ts";
+export * from "./degrade.ts";
 export * from "./preprocess.ts";

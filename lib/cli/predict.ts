@@ -41,6 +41,7 @@ const USAGE =
                         (finder every 10 frames, One-Euro smoothing); lines add "frame" and each
                         face an "id" that stays with it
     --engine onnxruntime  keypoints by onnxruntime-node (much faster; needs --allow-ffi)
+    --onnx-weights W      with --engine onnxruntime: float32 (model.onnx), float16 or int8
     --json              accepted for compatibility (the output is always JSON Lines)`;
 
 const IMAGE_EXT = /\.(jpe?g|png)$/i;
@@ -146,6 +147,7 @@ export function predictCli(args: string[]): Promise<number> {
         aligned: { type: "string" },
         flip: { type: "boolean", default: false },
         engine: { type: "string", default: "tfjs" },
+        "onnx-weights": { type: "string", default: "float32" },
         sequence: { type: "string" },
         draw: { type: "string" },
       },
@@ -184,9 +186,14 @@ export function predictCli(args: string[]): Promise<number> {
     if (values.engine !== "tfjs" && values.engine !== "onnxruntime") {
       throw usageError(`--engine: use tfjs or onnxruntime`, USAGE);
     }
+    const onnxWeights = values["onnx-weights"];
+    if (onnxWeights !== "float32" && onnxWeights !== "float16" && onnxWeights !== "int8") {
+      throw usageError(`--onnx-weights: use float32, float16 or int8`, USAGE);
+    }
     const estimator = await createKeypointEstimator({
       model: values.model,
       engine: values.engine,
+      onnxWeights,
       backend: values.backend as "wasm" | "cpu" | "webgpu",
     });
     const tracker = values.sequence

@@ -14,9 +14,11 @@ import {
   type AugmentOptions,
   colourJitter,
   DEFAULT_AUGMENT,
+  HEAVY_AUGMENT,
   permutePoints,
   randomAffine,
 } from "../augment/augment.ts";
+import { degrade } from "../augment/degrade.ts";
 import { type BackendInfo, requireSelfCheck } from "../backends/backend.ts";
 import { loadModelFolder, type ModelMeta } from "../models/checkpoint.ts";
 import { boxFromPoints, cropAffine, cropFace, jitterBox } from "../data/face_box.ts";
@@ -98,6 +100,10 @@ export interface Part3Options {
   workers?: number | "auto";
   /** ResNet regression or the heatmap U-Net with soft-argmax. */
   head?: "regression" | "heatmap";
+  /** Augmentation preset: `default` (±15°, colour jitter) or `heavy` (see `HEAVY_AUGMENT`). */
+  augment?: "default" | "heavy";
+  /** Start from this model folder's weights (same architecture) instead of a fresh init. */
+  init?: string;
 }
 
 /** A face prepared for training or validation. */
@@ -196,7 +202,8 @@ export function augmentFace(
   const image = warpAffine(face.image, m, size, size);
   let points = transformPoints(m, face.points);
   if (draw.flipped) points = permutePoints(points, IBUG68.flip);
-  return { image: colourJitter(image, rng, aug), points };
+  const coloured = colourJitter(image, rng, aug);
+  return { image: aug.degrade ? degrade(coloured, rng, aug.degrade) : coloured, points };
 }
 
 function faceSource(
@@ -205,6 +212,7 @@ function faceSource(
   size: number,
   channels: number,
   jitter: number,
+  aug: AugmentOptions = DEFAULT_AUGMENT,
 ): BatchSource {
   const pixels = size * size * channels;
   const build = (items: PreparedFace[], idx: number[], rng: Rng | null): Batch => {
@@ -212,7 +220,7 @@ function faceSource(
     const y = new Float32Array(idx.length * 136);
     idx.forEach((i, k) => {
       const f = items[i];
-      const s = rng ? augmentFace(f, size, rng, DEFAULT_AUGMENT, jitter) : f;
+      const s = rng ? augmentFace(f, size, rng, aug, jitter) : f;
       normaliseImageInto(s.image, x, k * pixels);
       y.set(normalisePoints(s.points, size, size), k * 136);
     });
@@ -466,7 +474,8 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
       ((performance.now() - t0) / 1000).toFixed(1)
     } s`,
   );
-  const source = faceSource(trainFaces, valFaces, size, o.channels, o.jitter);
+  const aug = o.augment === "heavy" ? HEAVY_AUGMENT : DEFAULT_AUGMENT;
+  const source = faceSource(trainFaces, valFaces, size, o.channels, o.jitter, aug);
   // Loader throughput (augmented batches, no training).
   const lt = performance.now();
   const rng = createRng(o.seed + 1);
@@ -508,6 +517,7 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
       });
   if (o.check !== false) await requireSelfCheck(build, o.backend);
   const model = build();
+  if (o.init && !o.resume) await initWeights(model, o.init);
   await ensureDir(o.out);
   const ts = performance.now();
   const result = await train(model, source, {
@@ -553,6 +563,34 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
   best.dispose();
   model.dispose();
   return summary;
+}
+
+/**
+ * Copies a saved model's weights into `model` (fine-tuning from a shipped
+ * model); fails, naming both, when the architectures differ.
+ *
+ * @example
+ * ```ts ignore
+ * await initWeights(model, "models/part3");
+ * ```
+ */
+export async function initWeights(model: tf.LayersModel, dir: string): Promise<void> {
+  const { model: saved } = await loadModelFolder(dir);
+  try {
+    const from = saved.getWeights(), to = model.getWeights();
+    const same = from.length === to.length &&
+      from.every((w, i) => w.shape.join("x") === to[i].shape.join("x"));
+    if (!same) {
+      throw new Error(
+        `--init ${dir}: its ${from.length} weight tensors do not match this model's ${to.length} ` +
+          `(use the same --head, --size, --channels and width)`,
+      );
+    }
+    model.setWeights(from);
+    console.log(`initialised from ${dir}`);
+  } finally {
+    saved.dispose();
+  }
 }
 
 /**
@@ -605,7 +643,13 @@ async function writePart3Pictures(
   await writeEvalPictures(o.out, valFaces, pred, m, o.inputSize);
   const rng = createRng(o.seed + 3);
   const samples = trainFaces.slice(0, 8).map((f) => {
-    const a = augmentFace(f, o.inputSize, rng, DEFAULT_AUGMENT, o.jitter);
+    const a = augmentFace(
+      f,
+      o.inputSize,
+      rng,
+      o.augment === "heavy" ? HEAVY_AUGMENT : DEFAULT_AUGMENT,
+      o.jitter,
+    );
     return overlay(
       a.image,
       [{ points: a.points, color: GREEN }],

@@ -21,6 +21,7 @@ import { type ModelMeta, parseModelFolder } from "../models/checkpoint.ts";
 import { fetchBytes, resolveModelLocation } from "../models/location.ts";
 import { type ImageInput, toRgba } from "./image_input.ts";
 import { loadOnnxRunner } from "./onnx_engine.ts";
+import type { WeightStorage } from "../onnx/compress.ts";
 import {
   createKeypointNet,
   fromFaceBox,
@@ -89,6 +90,12 @@ export interface KeypointEstimatorOptions {
    * (keypoint scores are then absent: the export has no heatmap output).
    */
   engine?: "tfjs" | "onnxruntime";
+  /**
+   * With `engine: "onnxruntime"`: which export to run, `float32` (default,
+   * `model.onnx`), `float16` (`model.fp16.onnx`) or `int8` (`model.int8.onnx`,
+   * 4x smaller; see the model card for its accuracy).
+   */
+  onnxWeights?: WeightStorage;
 }
 
 /** Options of `estimate`. */
@@ -197,7 +204,9 @@ export async function createKeypointEstimator(
     throw new Error(`engine: use "tfjs" or "onnxruntime" (got "${opts.engine}")`);
   }
   const location = resolveModelLocation(opts.model ?? "part3");
-  const onnx = opts.engine === "onnxruntime" ? await loadOnnxRunner(location) : undefined;
+  const onnx = opts.engine === "onnxruntime"
+    ? await loadOnnxRunner(location, opts.onnxWeights)
+    : undefined;
   const net = createKeypointNet(model, meta, onnx);
   const cropModel = (meta.boxScale ?? 0) > 0;
   let finder = opts.faceFinder;

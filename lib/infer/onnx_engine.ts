@@ -9,6 +9,7 @@
  */
 
 import { fetchBytes } from "../models/location.ts";
+import type { WeightStorage } from "../onnx/compress.ts";
 
 /** A loaded ONNX keypoint model. */
 export interface OnnxKeypointRunner {
@@ -18,8 +19,16 @@ export interface OnnxKeypointRunner {
   release(): Promise<void>;
 }
 
+/** The file of each weight storage in a model folder. */
+export const ONNX_FILES: Record<WeightStorage, string> = {
+  float32: "model.onnx",
+  float16: "model.fp16.onnx",
+  int8: "model.int8.onnx",
+};
+
 /**
- * Loads `model.onnx` of a model folder into onnxruntime-node.
+ * Loads `model.onnx` of a model folder (or its `model.fp16.onnx` /
+ * `model.int8.onnx` variant) into onnxruntime-node.
  *
  * @example
  * ```ts ignore
@@ -28,8 +37,11 @@ export interface OnnxKeypointRunner {
  * const runner = await loadOnnxRunner(resolveModelLocation("part3"));
  * ```
  */
-export async function loadOnnxRunner(location: URL): Promise<OnnxKeypointRunner> {
-  const url = new URL("model.onnx", location);
+export async function loadOnnxRunner(
+  location: URL,
+  weights: WeightStorage = "float32",
+): Promise<OnnxKeypointRunner> {
+  const url = new URL(ONNX_FILES[weights], location);
   const bytes = await fetchBytes(url);
   // deno-lint-ignore no-explicit-any
   let ort: any;

@@ -26,6 +26,7 @@
  * @module
  */
 
+import { compressWeights, type WeightStorage } from "./compress.ts";
 import * as tf from "@tensorflow/tfjs";
 import {
   type AttributeValue,
@@ -142,6 +143,8 @@ export interface OnnxExportOptions {
   inputName?: string;
   /** Name of the graph output (default `"output"`; `output_0`, ... for several). */
   outputName?: string;
+  /** Weight storage: `float32` (default), `float16` or per-channel `int8` (see `compress.ts`). */
+  weights?: WeightStorage;
 }
 
 function unsupportedError(layer: tf.layers.Layer, why?: string): Error {
@@ -1088,6 +1091,7 @@ export function tfjsToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}):
     };
   });
 
+  compressWeights(g, opts.weights ?? "float32");
   return encodeModel({
     irVersion: IR_VERSION,
     opsets: [{ domain: "", version: OPSET_VERSION }],

@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { WeightStorage } from "./compress.ts";
 import { loadModelFolder, type ModelMeta } from "../models/checkpoint.ts";
 import { writeFileAtomic } from "../util/fs_util.ts";
 import { IBUG68, IMM58, type Layout } from "../data/layouts.ts";
@@ -67,12 +68,14 @@ export function onnxMetadata(meta: ModelMeta | null): Record<string, string> {
 export async function exportOnnxFile(
   modelDir: string,
   outFile: string,
+  weights: WeightStorage = "float32",
 ): Promise<{ bytes: number }> {
   const { model, meta } = await loadModelFolder(modelDir);
   try {
     const onnx = tfjsToOnnx(model, {
       metadata: onnxMetadata(meta),
       producerVersion: denoJson.version,
+      weights,
     });
     await writeFileAtomic(outFile, onnx);
     return { bytes: onnx.byteLength };

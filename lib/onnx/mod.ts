@@ -5,6 +5,7 @@
  * @module
  */
 
+export * from "./compress.ts";
 export * from "./convert.ts";
 export * from "./export.ts";
 export * from "./heatmap_onnx.ts";

@@ -28,8 +28,10 @@ export const OPSET_VERSION = 17;
 /** `TensorProto.DataType` values used here. */
 export const DataType = {
   FLOAT: 1,
+  INT8: 3,
   INT32: 6,
   INT64: 7,
+  FLOAT16: 10,
 } as const;
 
 /** `AttributeProto.AttributeType` values used here. */
@@ -162,12 +164,15 @@ export class ProtoWriter {
 export interface TensorSpec {
   /** Tensor name (empty for attribute values). */
   name: string;
-  /** `DataType.FLOAT` or `DataType.INT64` (INT32 accepted). */
+  /**
+   * `DataType.FLOAT`, `INT64` or `INT32`; `INT8` with an Int8Array;
+   * `FLOAT16` with the half-precision bit patterns in a Uint16Array.
+   */
   dataType: number;
   /** Dimensions. */
   dims: number[];
   /** Values; written little-endian into `raw_data`. */
-  data: Float32Array | BigInt64Array | Int32Array;
+  data: Float32Array | BigInt64Array | Int32Array | Int8Array | Uint16Array;
 }
 
 /** An attribute value; the type is inferred unless given. */
@@ -245,7 +250,7 @@ export interface ModelSpec {
   metadata?: Record<string, string>;
 }
 
-function bytesOf(data: Float32Array | BigInt64Array | Int32Array): Uint8Array {
+function bytesOf(data: TensorSpec["data"]): Uint8Array {
   // raw_data is little-endian; so are the typed arrays on every platform
   // Deno runs on, but check once rather than assume.
   if (!LITTLE_ENDIAN) {
@@ -254,6 +259,8 @@ function bytesOf(data: Float32Array | BigInt64Array | Int32Array): Uint8Array {
     for (let i = 0; i < data.length; i++) {
       if (data instanceof BigInt64Array) dv.setBigInt64(i * 8, data[i], true);
       else if (data instanceof Int32Array) dv.setInt32(i * 4, data[i], true);
+      else if (data instanceof Int8Array) dv.setInt8(i, data[i]);
+      else if (data instanceof Uint16Array) dv.setUint16(i * 2, data[i], true);
       else dv.setFloat32(i * 4, data[i], true);
     }
     return out;
