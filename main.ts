@@ -57,7 +57,8 @@ const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
     --loss smoothl1|mse (smoothl1)  --warmup N (1)  --decay cosine|step|constant (cosine)
     --aug default|heavy  augmentation preset (default: ±15°, colour jitter; heavy: ±30°,
                       scale 0.8-1.2, occluding patches, blur, noise)
-    --init DIR        start from a model folder's weights (fine-tune, e.g. models/part3)`;
+    --init DIR        start from a model folder's weights (fine-tune, e.g. models/part3)
+    --base N          heatmap U-Net: filters of the first level (16; 8 is the fast model)`;
 
 const EVAL_USAGE = `usage: main.ts eval --model DIR [--data DIR ...] [--pictures DIR] [--backend B]
        main.ts eval --detect [--model part3|DIR] [--data DIR|FILE.xml ...] [--min-score X]
@@ -158,6 +159,7 @@ async function trainPart3(args: string[]): Promise<void> {
     "no-check": { type: "boolean", default: false },
     aug: { type: "string", default: "default" },
     init: { type: "string" },
+    base: { type: "string" },
   }, TRAIN_USAGE);
   if (values.aug !== "default" && values.aug !== "heavy") {
     throw new Error(`--aug: use default or heavy, got "${values.aug}"`);
@@ -199,6 +201,7 @@ async function trainPart3(args: string[]): Promise<void> {
     workers: parseWorkers(values.workers!, batch),
     augment: values.aug as "default" | "heavy",
     init: values.init,
+    base: num(values.base, 16, "base"),
   });
   console.log(JSON.stringify(summary, null, 2));
 }

@@ -104,6 +104,8 @@ export interface Part3Options {
   augment?: "default" | "heavy";
   /** Start from this model folder's weights (same architecture) instead of a fresh init. */
   init?: string;
+  /** Heatmap U-Net: filters of the first level (default 16). */
+  base?: number;
 }
 
 /** A face prepared for training or validation. */
@@ -463,7 +465,7 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
     boxScale: o.boxScale,
   };
   const modelName = o.head === "heatmap"
-    ? `unet-heatmap-${size}`
+    ? `unet${(o.base ?? 16) !== 16 ? `${o.base}` : ""}-heatmap-${size}`
     : `resnet${o.depth}${o.bottleneckWidth > 1 ? `-wide${o.bottleneckWidth}` : ""}` +
       `${o.width !== 1 ? `-w${o.width}` : ""}-${size}-${o.channels === 1 ? "gray" : "rgb"}`;
   meta.extra = { model: modelName };
@@ -503,6 +505,7 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
         channels: o.channels,
         keypoints: 68,
         outputStride: 4,
+        base: o.base,
         seed: o.seed,
       })
       : buildResNet({
