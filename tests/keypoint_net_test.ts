@@ -74,7 +74,13 @@ Deno.test("cropping only the needed region gives exactly the whole-image crop", 
     );
     const want = toImagePoints(denormalisePoints(await y.data(), 112, 112), input.matrix);
     y.dispose();
-    want.forEach((v, j) => assert.ok(Math.abs(v - got[i].points[j]) < 1e-4, `box ${i} value ${j}`));
+    // 1e-3 px: the net folds BatchNorm into its convs (float rounding, magnified by big boxes).
+    want.forEach((v, j) =>
+      assert.ok(
+        Math.abs(v - got[i].points[j]) < 1e-3,
+        `box ${i} value ${j}: ${v} vs ${got[i].points[j]}`,
+      )
+    );
   }
   net.dispose();
 });

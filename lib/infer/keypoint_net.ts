@@ -17,6 +17,7 @@ import { faceInput, modelBox, toImagePoints } from "./face_input.ts";
 import { fromRgba, type RgbaLike } from "../image/raster.ts";
 import { compose, translation } from "../image/affine.ts";
 import type { OnnxKeypointRunner } from "./onnx_engine.ts";
+import { compileLean } from "./lean_graph.ts";
 import type { Affine } from "../image/affine.ts";
 
 /** The keypoints of one face box. */
@@ -159,10 +160,17 @@ export function createKeypointNet(
     })
     : undefined;
   const size = meta.inputWidth * meta.inputHeight * meta.channels;
-  // Warm-up: the first predict compiles kernels and allocates; do it at load.
+  // BatchNorm folded into the convs, conv + BN + ReLU as one kernel (see lean_graph.ts).
+  const lean = onnx ? null : compileLean(model, both ? both.outputs : model.outputs);
+  const forward = (t: tf.Tensor4D): tf.Tensor[] => {
+    if (lean) return lean.run(t);
+    const o = (both ?? model).predict(t);
+    return Array.isArray(o) ? o : [o];
+  };
+  // Warm-up: the first call compiles kernels and allocates; do it at load.
   if (!onnx) {
-    const zeros = [1, meta.inputHeight, meta.inputWidth, meta.channels];
-    tf.tidy(() => (both ?? model).predict(tf.zeros(zeros)));
+    const zeros = [1, meta.inputHeight, meta.inputWidth, meta.channels] as const;
+    tf.tidy(() => forward(tf.zeros([...zeros]) as tf.Tensor4D));
   }
   const runBatch = async (image: RgbaLike, boxes: Box[], flip: boolean): Promise<NetResult[]> => {
     const n = boxes.length;
@@ -194,11 +202,9 @@ export function createKeypointNet(
       );
       return finish(inputs, n, flip, out, undefined, undefined);
     }
-    const outs = tf.tidy(() => {
-      const t = tf.tensor4d(x, [x.length / size, meta.inputHeight, meta.inputWidth, meta.channels]);
-      const o = (both ?? model).predict(t);
-      return Array.isArray(o) ? o : [o];
-    });
+    const outs = tf.tidy(() =>
+      forward(tf.tensor4d(x, [x.length / size, meta.inputHeight, meta.inputWidth, meta.channels]))
+    );
     const [pred, logits] = await Promise.all(outs.map((o) => o.data()));
     const lshape = outs[1]?.shape;
     tf.dispose(outs);
@@ -264,6 +270,7 @@ export function createKeypointNet(
       return out;
     },
     dispose() {
+      lean?.dispose();
       model.dispose();
       void onnx?.release();
     },

@@ -50,6 +50,13 @@ export interface HeatmapUNetOptions {
    * learn to compensate) or `"transpose"` (Conv2DTranspose 2x2, stride 2).
    */
   upsampling?: UpsamplingKind;
+  /**
+   * Replace the first level (two full-resolution convs and a pool) by one
+   * 3x3 stride-2 conv to `base` filters: much faster, since full-resolution
+   * layers with few channels are the slowest per FLOP. Needs
+   * `outputStride >= 2`. Default false.
+   */
+  stridedStem?: boolean;
   /** Seed for the weight initialisers. */
   seed?: number;
   /** Soft-argmax temperature (initial value when learnable). Default 1. */
@@ -89,6 +96,10 @@ export function buildHeatmapUNet(opts: HeatmapUNetOptions): tf.LayersModel {
   if (!Number.isInteger(depth) || depth < 0) throw new Error(`depth must be >= 0, got ${depth}`);
   const stop = Math.log2(stride);
   if (stop > depth) throw new Error(`outputStride ${stride} needs depth >= ${stop}, got ${depth}`);
+  const stem = opts.stridedStem ?? false;
+  if (stem && (stop < 1 || depth < 1)) {
+    throw new Error(`stridedStem needs outputStride >= 2 and depth >= 1`);
+  }
   const f = 2 ** depth;
   if (!Number.isInteger(w / f) || !Number.isInteger(h / f) || w <= 0 || h <= 0) {
     throw new Error(`input ${w}x${h} must be a multiple of 2^depth = ${f} on both sides`);
@@ -105,11 +116,12 @@ export function buildHeatmapUNet(opts: HeatmapUNetOptions): tf.LayersModel {
     opts.seed === undefined ? undefined : opts.seed * 1000 + seedCounter++;
   const heInit = (): Initializer => tf.initializers.heNormal({ seed: seed() });
 
-  const conv = (x: SymbolicTensor, filters: number, name: string): SymbolicTensor =>
+  const conv = (x: SymbolicTensor, filters: number, name: string, strides = 1): SymbolicTensor =>
     tf.layers.conv2d({
       name,
       filters,
       kernelSize: 3,
+      strides,
       padding: "same",
       useBias: false,
       kernelInitializer: heInit(),
@@ -132,6 +144,11 @@ export function buildHeatmapUNet(opts: HeatmapUNetOptions): tf.LayersModel {
   const skips: SymbolicTensor[] = [];
   let x = input;
   for (let l = 0; l < depth; l++) {
+    if (l === 0 && stem) {
+      x = bnRelu(conv(x, base, "stem_conv", 2), "stem");
+      skips.push(x); // never used: the decoder stops at level >= 1
+      continue;
+    }
     x = block(x, base * 2 ** l, `enc${l}`);
     skips.push(x);
     x = tf.layers.maxPooling2d({ name: `pool${l}`, poolSize: 2, strides: 2 })

@@ -1,0 +1,13 @@
+import * as tf from "@tensorflow/tfjs";
+import { setupBackend } from "../lib/backends/backend.ts";
+import { buildHeatmapUNet } from "../lib/models/unet.ts";
+import { compileLean } from "../lib/infer/lean_graph.ts";
+await setupBackend("wasm");
+const m = buildHeatmapUNet({ inputWidth: 112, inputHeight: 112, channels: 1, keypoints: 68, outputStride: 4, base: 8, seed: 1 });
+const lean = compileLean(m)!;
+const x = tf.randomUniform([1, 112, 112, 1], -0.5, 0.5) as tf.Tensor4D;
+for (let i = 0; i < 20; i++) tf.tidy(() => lean.run(x)[0].dataSync());
+const prof = await tf.profile(() => { const [y] = lean.run(x); y.dataSync(); return y; });
+const rows = prof.kernels.filter((k) => !k.name.endsWith("__op")).map((k) => `${k.name} ${k.inputShapes.map((s) => `[${s}]`).join(" ")} ${(k.kernelTimeMs as number).toFixed(3)}`);
+console.log(rows.join("\n"));
+console.log("sum", prof.kernels.filter((k) => !k.name.endsWith("__op")).reduce((a, k) => a + (k.kernelTimeMs as number), 0).toFixed(2));
