@@ -6,6 +6,7 @@
  * @module
  */
 
+import { nativeBlas } from "./native_blas.ts";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { requestGpuAdapter } from "./gpu_adapter.ts";
@@ -145,7 +146,14 @@ export async function setupBackend(name: BackendName): Promise<BackendInfo> {
       throw new Error("tfjs failed to initialise the wasm backend");
     }
     await tf.ready();
-    return { name: "wasm", description: "tfjs wasm (XNNPACK, single thread)", auto };
+    const blas = nativeBlas();
+    return {
+      name: "wasm",
+      description: blas
+        ? `tfjs wasm (XNNPACK) + native GEMM for convs and matmuls: ${blas.description}, ${blas.threads} threads`
+        : "tfjs wasm (XNNPACK, single thread)",
+      auto,
+    };
   }
   if (!(await tf.setBackend("cpu"))) {
     throw new Error("tfjs failed to initialise the cpu backend");

@@ -27,6 +27,12 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { simdConvFilterGrad, simdMatMul, simdMaxPoolGrad } from "./wasm_simd_kernels.ts";
+import {
+  nativeConv2D,
+  nativeConvBackpropFilter,
+  nativeConvBackpropInput,
+  nativeMatMul,
+} from "./native_conv.ts";
 
 type Backend = tf.KernelBackend;
 type Info = tf.TensorInfo;
@@ -253,6 +259,8 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
         `expected output ${info.outShape}`,
     );
   }
+  const native = nativeConvBackpropFilter(backend, x, dy, info);
+  if (native !== null) return native;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   if (info.inChannels <= SIMD_FILTER_GRAD_MAX_CHANNELS && dh === 1 && dw === 1) {
@@ -492,6 +500,8 @@ function conv2DBackpropInput(args: KernelArgs): Info {
     false,
     "channelsLast",
   );
+  const native = nativeConvBackpropInput(backend, dy, filter, info);
+  if (native !== null) return native;
   const { strideHeight: sh, strideWidth: sw } = info;
   const { filterHeight: kh, filterWidth: kw } = info;
   const { inHeight: inH, inWidth: inW, inChannels: ci } = info;
@@ -649,6 +659,8 @@ function batchMatMul(args: KernelArgs): Info {
     if (bb !== b) release(backend, bb);
     return out;
   }
+  const native = nativeMatMul(backend, a, b, tA, tB);
+  if (native !== null) return native;
   const ra = a.shape.length;
   const rb = b.shape.length;
   const m = tA ? a.shape[ra - 1] : a.shape[ra - 2];
@@ -974,6 +986,38 @@ function batchNormGrad(
   };
 }
 
+/**
+ * Conv2D, and FusedConv2D without bias or activation (a conv before a
+ * BatchNorm), through the native GEMM when one is loaded; otherwise the
+ * stock XNNPACK kernels.
+ */
+function convForward(name: "Conv2D" | "FusedConv2D"): (args: KernelArgs) => Info {
+  return (args) => {
+    const { inputs, backend } = args;
+    const attrs = (args.attrs ?? {}) as unknown as tf.FusedConv2DAttrs;
+    const x = inputs.x as Info;
+    const filter = inputs.filter as Info;
+    const plain = name === "Conv2D" ||
+      (inputs.bias == null && inputs.preluActivationWeights == null &&
+        (attrs.activation ?? "linear") === "linear");
+    if (plain && (attrs.dataFormat ?? "NHWC") === "NHWC" && x.shape.length === 4) {
+      const info = tf.backend_util.computeConv2DInfo(
+        x.shape as [number, number, number, number],
+        filter.shape as [number, number, number, number],
+        attrs.strides,
+        attrs.dilations ?? 1,
+        attrs.pad,
+        attrs.dimRoundingMode,
+        false,
+        "channelsLast",
+      );
+      const native = nativeConv2D(backend, x, filter, info);
+      if (native !== null) return native;
+    }
+    return run(name, backend, inputs, attrs as unknown as tf.NamedAttrMap);
+  };
+}
+
 function replace(
   name: string,
   kernelFunc: (args: KernelArgs) => Info,
@@ -1022,6 +1066,7 @@ export function registerWasmTrainingKernels(): void {
   for (
     const name of [
       "Conv2D",
+      "FusedConv2D",
       "Transpose",
       "Reshape",
       "PadV2",
@@ -1041,6 +1086,8 @@ export function registerWasmTrainingKernels(): void {
   ) {
     stockKernel(name);
   }
+  replace("Conv2D", convForward("Conv2D"));
+  replace("FusedConv2D", convForward("FusedConv2D"));
   replace("Conv2DBackpropFilter", conv2DBackpropFilter);
   replace("Conv2DBackpropInput", conv2DBackpropInput);
   replace("BatchMatMul", batchMatMul);

@@ -17,6 +17,8 @@
  * @module
  */
 
+import { setNativeEnabled } from "../backends/native_conv.ts";
+import { nativeBlas } from "../backends/native_blas.ts";
 import * as tf from "@tensorflow/tfjs";
 import type { BackendInfo } from "../backends/backend.ts";
 import { createOptimizer } from "../backends/optimizer.ts";
@@ -139,7 +141,7 @@ export function signalFailure(control: Int32Array): void {
  * ```ts
  * import { autoWorkers } from "./data_parallel.ts";
  * console.log(autoWorkers("webgpu", 16, 8)); // 1
- * console.log(autoWorkers("wasm", 8, 2)); // 2
+ * console.log(autoWorkers("cpu", 8, 2)); // 2 (wasm: 1 when a native GEMM is loaded)
  * ```
  */
 export function autoWorkers(
@@ -148,6 +150,8 @@ export function autoWorkers(
   cores: number = navigator.hardwareConcurrency ?? 1,
 ): number {
   if (backend === "webgpu") return 1;
+  // A native GEMM runs its own threads on every core.
+  if (backend === "wasm" && nativeBlas() !== null) return 1;
   return Math.max(1, Math.min(cores, 4, Math.floor(batch / 4)));
 }
 
@@ -391,6 +395,8 @@ export async function createDataParallel(
         "on WebGPU the device is already parallel",
     );
   }
+  // Replicas already fill the cores: a native GEMM's own threads would oversubscribe them.
+  setNativeEnabled(false);
   const timeoutMs = opts.timeoutMs ?? 600_000;
   const params = model.trainableWeights.reduce((n, w) => n + w.read().size, 0);
   const shared: SharedTraining = {
@@ -521,6 +527,7 @@ export async function createDataParallel(
     },
     close() {
       workers.forEach((w) => w.terminate());
+      setNativeEnabled(true);
     },
   };
 }
