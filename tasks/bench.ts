@@ -13,6 +13,15 @@
  * training in Deno Workers (`lib/train/data_parallel.ts`): the batch is split
  * over the replicas, so batch 32 is 16 per replica.
  *
+ * With a native GEMM loaded (OpenBLAS and `--allow-ffi`, see
+ * `lib/backends/native_blas.ts`) single-replica wasm rows are labelled
+ * `wasm+openblas`; data-parallel rows turn it off (the replicas fill the cores).
+ * Set `FACEKIT_NATIVE=0` for the wasm-only kernels.
+ *
+ * `--peer FILE` reads the JSON lines of `../shared/bench/torch_peer.py` and
+ * adds PyTorch's images/s and the ratio ours / PyTorch to every row with the
+ * same net, mode and batch.
+ *
  * @module
  */
 
@@ -25,10 +34,13 @@ import { createOptimizer } from "../lib/backends/optimizer.ts";
 import { buildPart1, buildPart2, forwardFlops } from "../lib/models/course_cnn.ts";
 import { buildResNet } from "../lib/models/resnet.ts";
 import { buildHeatmapUNet } from "../lib/models/unet.ts";
+import { nativeBlas } from "../lib/backends/native_blas.ts";
 
 const USAGE =
-  `usage: deno task bench [--nets part1,part2,resnet18,...] [--backends wasm,webgpu,cpu] [--workers 1,2] [--secs 6] [--json runs/bench.json]
-  training and inference speed of the nets per backend (img/s, ms per step, GFLOP/s)`;
+  `usage: deno task bench [--nets part1,part2,resnet18,...] [--backends wasm,webgpu,cpu] [--workers 1,2] [--secs 6] [--json runs/bench.json] [--peer FILE]
+  training and inference speed of the nets per backend (img/s, ms per step, GFLOP/s)
+    --peer FILE   JSON lines of ../shared/bench/torch_peer.py: adds PyTorch's img/s and ours / PyTorch
+  A native GEMM (OpenBLAS, needs --allow-ffi) is used when installed; FACEKIT_NATIVE=0 turns it off.`;
 
 /** One measurement. */
 interface Row {
@@ -68,6 +80,11 @@ const NETS: Record<string, () => tf.LayersModel> = {
       seed: 1,
     }),
 };
+
+/** The backend as shown in rows: `wasm+openblas` when the native GEMM is loaded. */
+function label(backend: string): string {
+  return backend === "wasm" && nativeBlas() ? "wasm+openblas" : backend;
+}
 
 async function timeIt(step: () => Promise<void>, secs: number, minReps = 2): Promise<number> {
   await step(); // warm-up
@@ -139,6 +156,25 @@ async function benchParallel(
   return rows;
 }
 
+/**
+ * PyTorch's images/s by "net mode batch" from the JSON lines of
+ * `torch_peer.py` (other lines are ignored).
+ */
+async function readPeer(file: string): Promise<Map<string, number>> {
+  const peer = new Map<string, number>();
+  for (const line of (await Deno.readTextFile(file)).split("\n")) {
+    if (!line.trim().startsWith("{")) continue;
+    try {
+      const r = JSON.parse(line);
+      if (typeof r.img_s === "number") peer.set(`${r.net} ${r.mode} ${r.batch}`, r.img_s);
+    } catch {
+      console.error(`--peer ${file}: skipped a line that is not JSON: ${line.slice(0, 60)}`);
+    }
+  }
+  if (peer.size === 0) throw new Error(`--peer ${file}: no torch_peer.py results in it`);
+  return peer;
+}
+
 async function benchNet(name: string, backend: string, secs: number): Promise<Row[]> {
   const model = NETS[name]();
   const [, h, w, c] = model.inputs[0].shape as number[];
@@ -160,7 +196,7 @@ async function benchNet(name: string, backend: string, secs: number): Promise<Ro
     );
     rows.push({
       net: name,
-      backend,
+      backend: label(backend),
       mode: "train",
       batch,
       imgPerSec: batch / (ms / 1000),
@@ -183,7 +219,7 @@ async function benchNet(name: string, backend: string, secs: number): Promise<Ro
     );
     rows.push({
       net: name,
-      backend,
+      backend: label(backend),
       mode: "infer",
       batch,
       imgPerSec: batch / (ms / 1000),
@@ -207,7 +243,9 @@ if (import.meta.main) {
     secs: { type: "string", default: "6" },
     json: { type: "string", default: "runs/bench.json" },
     workers: { type: "string", default: "1" },
+    peer: { type: "string" },
   }, USAGE);
+  const peer = values.peer ? await readPeer(values.peer) : new Map<string, number>();
   const workerCounts = values.workers.split(",").map(Number);
   const backends = values.backends?.split(",") ??
     ["wasm", ...(await hasWebGpu() ? ["webgpu"] : []), "cpu"];
@@ -235,13 +273,22 @@ if (import.meta.main) {
       rows.push(...r);
     }
   }
-  console.log("| net | backend | mode | batch | images/s | ms/step | GFLOP/s |");
-  console.log("| --- | --- | --- | ---: | ---: | ---: | ---: |");
+  const peerCols = values.peer ? " PyTorch images/s | ours / PyTorch |" : "";
+  console.log(`| net | backend | mode | batch | images/s | ms/step | GFLOP/s |${peerCols}`);
+  console.log(
+    `| --- | --- | --- | ---: | ---: | ---: | ---: |${values.peer ? " ---: | ---: |" : ""}`,
+  );
   for (const r of rows) {
+    const theirs = peer.get(`${r.net} ${r.mode} ${r.batch}`);
+    const extra = !values.peer
+      ? ""
+      : theirs
+      ? ` ${theirs.toFixed(1)} | ${(r.imgPerSec / theirs).toFixed(2)}x |`
+      : " - | - |";
     console.log(
       `| ${r.net} | ${r.backend} | ${r.mode} | ${r.batch} | ${r.imgPerSec.toFixed(1)} | ${
         r.msPerStep.toFixed(1)
-      } | ${r.gflops.toFixed(1)} |`,
+      } | ${r.gflops.toFixed(1)} |${extra}`,
     );
   }
   await Deno.mkdir(values.json.replace(/\/[^/]*$/, "") || ".", { recursive: true });

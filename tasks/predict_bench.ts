@@ -7,13 +7,25 @@
  * 1024x768 gray canvas (once at 2x, a face about 170 px wide; five times at
  * 1.5x), so the bench needs no data set.
  *
+ * face-api.js (`@vladmandic/face-api`, pinned in deno.json) is an optional
+ * peer, timed on the same tfjs instance and backend with the same inputs:
+ * its 68-point landmark nets (full and tiny) on the speaker's box, its
+ * detectors (SSD MobileNetV1 with default options, TinyFaceDetector at
+ * input size 416) and detector + landmarks (SSD + full net, TinyFaceDetector
+ * + tiny net) on the one-face photo; the image-to-tensor copy is timed, as
+ * ours is. Its weights are read from the package's `model/` folder. The last two columns give
+ * each peer's median (p90, faces found) and our median divided by the
+ * peer's; when the package cannot be loaded, or with `--no-peer`, one line
+ * says why and the table has no peer entries.
+ *
  * ```sh
- * deno task bench:predict [--model part3] [--backend wasm] [--reps 20] [--no-cold]
+ * deno task bench:predict [--model part3] [--backend wasm] [--reps 20] [--no-cold] [--no-peer]
  * ```
  *
  * @module
  */
 
+import * as tf from "@tensorflow/tfjs";
 import { parseOrExit } from "../lib/cli/args.ts";
 import { createFaceDetector, createKeypointEstimator } from "../mod.ts";
 import { readImage } from "../lib/image/decode.ts";
@@ -21,14 +33,17 @@ import type { RgbaImage } from "../lib/image/rgba.ts";
 import { fromRgba, resize, toRgba } from "../lib/image/raster.ts";
 
 const USAGE =
-  `usage: deno task bench:predict [--model part3] [--backend wasm] [--reps 20] [--no-cold]
-  latency of the keypoint estimator and the face finder (ms, median and p90)`;
+  `usage: deno task bench:predict [--model part3] [--backend wasm] [--reps 20] [--no-cold] [--no-peer]
+  latency of the keypoint estimator and the face finder (ms, median and p90),
+  next to face-api.js (npm:@vladmandic/face-api) where it is installed;
+  --no-cold skips the cold-process row, --no-peer skips face-api.js`;
 
 const { values } = parseOrExit(Deno.args, {
   model: { type: "string", default: "part3" },
   backend: { type: "string", default: "wasm" },
   reps: { type: "string", default: "20" },
   "no-cold": { type: "boolean", default: false },
+  "no-peer": { type: "boolean", default: false },
 }, USAGE);
 const reps = Number(values.reps);
 const backend = values.backend as "wasm" | "cpu" | "webgpu";
@@ -76,61 +91,201 @@ async function time(f: () => Promise<unknown>): Promise<{ median: number; p90: n
   return { median: t[t.length >> 1], p90: t[Math.floor(t.length * 0.9)] };
 }
 
-const rows: [string, { median: number; p90: number }, string][] = [];
+/** Median and p90 of one measurement, in ms. */
+type Timing = { median: number; p90: number };
+/** One peer measurement set against one of our rows. */
+type Peer = { name: string; t: Timing; found?: number };
+/** One table row: ours, and the peers it is compared with. */
+type Row = { what: string; t: Timing; note: string; peers: Peer[] };
+
+const rows: Row[] = [];
+const row = (what: string, t: Timing, note: string): Row => {
+  const r = { what, t, note, peers: [] };
+  rows.push(r);
+  return r;
+};
 const estimator = await createKeypointEstimator({ model: values.model, backend });
 const finder = await createFaceDetector({ backend });
-rows.push([
+const onePass = row(
   "keypoints, one face, one pass",
   await time(() => estimator.estimateFace(photo, speaker)),
   `${values.model}, ${estimator.meta.inputWidth}x${estimator.meta.inputHeight}`,
-]);
-rows.push([
+);
+row(
   "keypoints, one face, with refine pass",
   await time(() => estimator.estimate(photo, { box: speaker, refine: true })),
   "two passes",
-]);
+);
 try {
   const fast = await createKeypointEstimator({ model: values.model, engine: "onnxruntime" });
-  rows.push([
+  row(
     "keypoints, one face, one pass, engine onnxruntime",
     await time(() => fast.estimateFace(photo, speaker)),
     "onnxruntime-node, --allow-ffi",
-  ]);
-  rows.push([
+  );
+  row(
     "keypoints, 5 faces of one photo, engine onnxruntime (per photo)",
     await time(() => fast.estimate(photo, { boxes: Array(5).fill(speaker) })),
     "one batch of 5",
-  ]);
+  );
   fast.dispose();
 } catch (e) {
   console.error(`onnxruntime rows skipped: ${(e as Error).message}`);
 }
-rows.push([
+row(
   "keypoints, 5 faces of one photo (per photo)",
   await time(() => estimator.estimate(photo, { boxes: Array(5).fill(speaker) })),
   "one batch of 5",
-]);
+);
 const one = canvas(1, headAt(2)), five = canvas(5, headAt(1.5));
+/** Our face-finder rows and our finder + keypoints rows on `one`. */
+const finderRows: Row[] = [], pipelineRows: Row[] = [];
 for (const [label, mfs] of [["whole photo only", 0], ["default tiling", undefined]] as const) {
   const found = await finder.findFaces(one, { minFaceSize: mfs });
-  rows.push([
+  finderRows.push(row(
     `face finder, 1024x768, ${label}`,
     await time(() => finder.findFaces(one, { minFaceSize: mfs })),
     `${found.length} face(s)`,
-  ]);
+  ));
 }
 for (const [n, img] of [[1, one], [5, five]] as const) {
   for (const [label, mfs] of [["whole photo only", 0], ["default tiling", undefined]] as const) {
     const faces = await estimator.estimate(img, { minFaceSize: mfs });
-    rows.push([
+    const r = row(
       `finder + keypoints, 1024x768, ${n} face(s), ${label}`,
       await time(() => estimator.estimate(img, { minFaceSize: mfs })),
       `${faces.length} found`,
-    ]);
+    );
+    if (n === 1) pipelineRows.push(r);
   }
 }
 estimator.dispose();
 finder.dispose();
+
+/** The parts of face-api.js (`@vladmandic/face-api` 1.7) used here. */
+interface FaceApi {
+  version: string;
+  nets: {
+    faceLandmark68Net: LandmarkNet;
+    faceLandmark68TinyNet: LandmarkNet;
+    ssdMobilenetv1: FaceApiNet;
+    tinyFaceDetector: FaceApiNet;
+  };
+  SsdMobilenetv1Options: new () => object;
+  TinyFaceDetectorOptions: new (o: { inputSize: number }) => object;
+  detectAllFaces(input: tf.Tensor3D, options: object): DetectTask;
+}
+interface FaceApiNet {
+  loadFromDisk(dir: string): Promise<void>;
+}
+interface LandmarkNet extends FaceApiNet {
+  detectLandmarks(input: tf.Tensor3D): Promise<{ positions: unknown[] }>;
+}
+interface DetectTask extends PromiseLike<unknown[]> {
+  withFaceLandmarks(tiny?: boolean): PromiseLike<unknown[]>;
+}
+
+/** The RGB of `img` (or of its `box`) as an int32 tensor, as face-api takes it. */
+function rgbTensor(img: RgbaImage, box = { x: 0, y: 0, width: img.width, height: img.height }) {
+  const { x, y, width: w, height: h } = box;
+  const rgb = new Int32Array(w * h * 3);
+  for (let r = 0, o = 0; r < h; r++) {
+    for (let c = 0, s = ((y + r) * img.width + x) * 4; c < w; c++, s += 4, o += 3) {
+      rgb[o] = img.data[s];
+      rgb[o + 1] = img.data[s + 1];
+      rgb[o + 2] = img.data[s + 2];
+    }
+  }
+  return tf.tensor3d(rgb, [h, w, 3], "int32");
+}
+
+/**
+ * Times face-api.js on our inputs and adds its medians to our rows; the
+ * image-to-tensor copy is inside each timing, as our rows convert theirs.
+ */
+async function facePeer(): Promise<void> {
+  // A computed specifier: the bench must still run when the package is absent.
+  // The nobundle ESM build imports tfjs's ESM files by extensionless paths,
+  // which Deno cannot resolve; the node-wasm build requires the same
+  // @tensorflow/tfjs and tfjs-backend-wasm modules as ours, so it shares our
+  // engine, kernels and backend.
+  const spec = "@vladmandic/face-api/dist/face-api.node-wasm.js";
+  const faceapi = (await import(spec)) as FaceApi;
+  const dir = new URL("../model", import.meta.resolve(spec)).pathname;
+  const { nets } = faceapi;
+  for (
+    const net of [
+      nets.faceLandmark68Net,
+      nets.faceLandmark68TinyNet,
+      nets.ssdMobilenetv1,
+      nets.tinyFaceDetector,
+    ]
+  ) {
+    await net.loadFromDisk(dir);
+  }
+  if (tf.getBackend() !== backend) throw new Error(`tfjs backend is now ${tf.getBackend()}`);
+  const tag = `face-api ${faceapi.version}`;
+  const withTensor = async <T>(make: () => tf.Tensor3D, f: (x: tf.Tensor3D) => PromiseLike<T>) => {
+    const x = make();
+    try {
+      return await f(x);
+    } finally {
+      x.dispose();
+    }
+  };
+  /** Times `f` on a fresh tensor from `make`; counts the faces when `f` returns a list. */
+  const peer = async (
+    name: string,
+    make: () => tf.Tensor3D,
+    f: (x: tf.Tensor3D) => PromiseLike<unknown>,
+  ): Promise<Peer> => {
+    const out = await withTensor(make, f);
+    const found = Array.isArray(out) ? out.length : undefined;
+    return { name, t: await time(() => withTensor(make, f)), found };
+  };
+  const crop = () => rgbTensor(photo, speaker);
+  const whole = () => rgbTensor(one);
+  const ssd = new faceapi.SsdMobilenetv1Options();
+  const tiny = new faceapi.TinyFaceDetectorOptions({ inputSize: 416 });
+  const landmarks = [
+    await peer("68 landmarks", crop, (x) => nets.faceLandmark68Net.detectLandmarks(x)),
+    await peer(
+      "68 landmarks tiny",
+      crop,
+      (x) => nets.faceLandmark68TinyNet.detectLandmarks(x),
+    ),
+  ];
+  const detectors = [
+    await peer("SSD MobileNetV1", whole, (x) => faceapi.detectAllFaces(x, ssd)),
+    await peer("TinyFaceDetector 416", whole, (x) => faceapi.detectAllFaces(x, tiny)),
+  ];
+  const pipelines = [
+    await peer(
+      "SSD + 68 landmarks",
+      whole,
+      (x) => faceapi.detectAllFaces(x, ssd).withFaceLandmarks(),
+    ),
+    await peer(
+      "TinyFaceDetector 416 + 68 tiny",
+      whole,
+      (x) => faceapi.detectAllFaces(x, tiny).withFaceLandmarks(true),
+    ),
+  ];
+  const name = (p: Peer) => ({ ...p, name: `${tag} ${p.name}` });
+  onePass.peers.push(...landmarks.map(name));
+  for (const r of finderRows) r.peers.push(...detectors.map(name));
+  for (const r of pipelineRows) r.peers.push(...pipelines.map(name));
+}
+
+if (values["no-peer"]) {
+  console.error("face-api.js peer skipped: --no-peer");
+} else {
+  try {
+    await facePeer();
+  } catch (e) {
+    console.error(`face-api.js peer skipped: ${(e as Error).message.split("\n")[0]}`);
+  }
+}
 
 if (!values["no-cold"]) {
   const t: number[] = [];
@@ -145,14 +300,22 @@ if (!values["no-cold"]) {
     t.push(performance.now() - t0);
   }
   t.sort((a, b) => a - b);
-  rows.push([
-    "cold process: predict einstein.jpg (817x1024)",
-    { median: t[1], p90: t[2] },
-    "3 runs",
-  ]);
+  row("cold process: predict einstein.jpg (817x1024)", { median: t[1], p90: t[2] }, "3 runs");
 }
 
-console.log(`| what (${backend}) | median ms | p90 ms | note |\n|---|---|---|---|`);
-for (const [what, t, note] of rows) {
-  console.log(`| ${what} | ${t.median.toFixed(1)} | ${t.p90.toFixed(1)} | ${note} |`);
+const ms = (x: number) => x.toFixed(1);
+console.log(
+  `| what (${backend}) | median ms | p90 ms | note | peer: median ms (p90, faces) | ours / peer |`,
+);
+console.log("|---|---|---|---|---|---|");
+for (const { what, t, note, peers } of rows) {
+  const peer = peers.map((p) =>
+    `${p.name}: ${ms(p.t.median)} (p90 ${ms(p.t.p90)}${
+      p.found === undefined ? "" : `, ${p.found} face(s)`
+    })`
+  ).join("; ") || "-";
+  const ratio = peers.map((p) =>
+    (t.median / p.t.median).toFixed(2)
+  ).join("; ") || "-";
+  console.log(`| ${what} | ${ms(t.median)} | ${ms(t.p90)} | ${note} | ${peer} | ${ratio} |`);
 }

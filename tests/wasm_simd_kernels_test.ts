@@ -5,10 +5,24 @@ import { buildPart1, buildPart2 } from "../lib/models/course_cnn.ts";
 import { buildResNet } from "../lib/models/resnet.ts";
 import { buildHeatmapUNet } from "../lib/models/unet.ts";
 import { createAdam } from "../lib/backends/wasm_adam.ts";
-import { setSimdKernelsEnabled, simdKernelCalls } from "../lib/backends/wasm_simd_kernels.ts";
-import { WASM_SIMD_KERNELS_BASE64 } from "../lib/backends/wasm_simd_kernels_binary.ts";
+import {
+  setRelaxedSimdEnabled,
+  setSimdKernelsEnabled,
+  simdKernelCalls,
+  type SimdKernelVariant,
+  simdKernelVariant,
+} from "../lib/backends/wasm_simd_kernels.ts";
+import {
+  WASM_SIMD_KERNELS_BASE64,
+  WASM_SIMD_KERNELS_RELAXED_BASE64,
+} from "../lib/backends/wasm_simd_kernels_binary.ts";
 import { expectedBinarySource, listWasmModules } from "../tasks/build_wasm.ts";
 import { numel, randomData, relError } from "./kernel_test_util.ts";
+
+// These tests are about our WebAssembly kernels: the optional native GEMM
+// (lib/backends/native_blas.ts), which takes matmuls and filter gradients
+// where OpenBLAS is installed and --allow-ffi given, is turned off here.
+Deno.env.set("FACEKIT_NATIVE", "0");
 
 const info = await setupBackend("wasm");
 
@@ -23,6 +37,25 @@ function assertExact(actual: ArrayLike<number>, expected: ArrayLike<number>, lab
     if (!(a === e || (Number.isNaN(a) && Number.isNaN(e)))) {
       assert.fail(`${label}: value ${i}: ${a} instead of ${e}`);
     }
+  }
+}
+
+const variants: SimdKernelVariant[] = ["relaxed", "plain"];
+
+/**
+ * Runs `body` once with each variant of the kernels (fused multiply-adds,
+ * then plain SIMD), checking that it is the one in use; restores the
+ * engine's choice afterwards.
+ */
+async function forEachVariant(body: (variant: SimdKernelVariant) => Promise<void>): Promise<void> {
+  try {
+    for (const variant of variants) {
+      setRelaxedSimdEnabled(variant === "relaxed");
+      assert.equal(simdKernelVariant(), variant);
+      await body(variant);
+    }
+  } finally {
+    setRelaxedSimdEnabled(true);
   }
 }
 
@@ -115,7 +148,7 @@ function poolOutShape(c: PoolCase): Shape4 {
 
 Deno.test("every lib/backends/wasm/*.wat has an up-to-date generated module", async () => {
   const modules = await listWasmModules();
-  assert.deepEqual(modules.map((m) => m.name), ["adam", "simd_kernels"]);
+  assert.deepEqual(modules.map((m) => m.name), ["adam", "im2col", "simd_kernels"]);
   for (const m of modules) {
     const actual = await Deno.readTextFile(new URL(`../${m.binaryPath}`, import.meta.url));
     assert.equal(
@@ -126,15 +159,61 @@ Deno.test("every lib/backends/wasm/*.wat has an up-to-date generated module", as
   }
 });
 
-/** The raw kernels on a fresh memory of `pages` 64 KiB pages. */
-function instantiate(pages: number): {
+/** The bytes of one variant of the kernels' module. */
+function moduleBytes(variant: SimdKernelVariant): Uint8Array<ArrayBuffer> {
+  const chunks = variant === "relaxed"
+    ? WASM_SIMD_KERNELS_RELAXED_BASE64
+    : WASM_SIMD_KERNELS_BASE64;
+  return Uint8Array.from(atob(chunks.join("")), (c) => c.charCodeAt(0));
+}
+
+/** Where `needle` occurs in `bytes`. */
+function occurrences(bytes: Uint8Array, needle: number[]): number {
+  let count = 0;
+  for (let i = 0; i + needle.length <= bytes.length; i++) {
+    if (needle.every((b, j) => bytes[i + j] === b)) count++;
+  }
+  return count;
+}
+
+/** f32x4.relaxed_madd: prefix 0xfd, then 0x105 as LEB128 (relaxed SIMD proposal). */
+const RELAXED_MADD = [0xfd, 0x85, 0x02];
+
+Deno.test("Deno runs the relaxed-SIMD kernels; their binary has fused multiply-adds", async () => {
+  const relaxed = moduleBytes("relaxed");
+  const plain = moduleBytes("plain");
+  assert.ok(WebAssembly.validate(relaxed), "V8 validates relaxed SIMD");
+  assert.equal(simdKernelVariant(), "relaxed");
+  // The 32 fused multiply-adds of simd_kernels.wat (tests/build_wasm_test.ts).
+  assert.equal(occurrences(relaxed, RELAXED_MADD), 32);
+  assert.equal(occurrences(plain, RELAXED_MADD), 0);
+  // The same interface.
+  const exportsOf = (bytes: Uint8Array<ArrayBuffer>) =>
+    WebAssembly.Module.exports(new WebAssembly.Module(bytes));
+  const importsOf = (bytes: Uint8Array<ArrayBuffer>) =>
+    WebAssembly.Module.imports(new WebAssembly.Module(bytes));
+  assert.deepEqual(exportsOf(relaxed), exportsOf(plain));
+  assert.deepEqual(importsOf(relaxed), importsOf(plain));
+  // The hook switches the kernels that run, and back.
+  setRelaxedSimdEnabled(false);
+  try {
+    assert.equal(simdKernelVariant(), "plain");
+    await checkMatMul([3, 515], [515, 517], true, 90);
+  } finally {
+    setRelaxedSimdEnabled(true);
+  }
+  assert.equal(simdKernelVariant(), "relaxed");
+  await checkMatMul([3, 515], [515, 517], true, 91);
+});
+
+/** The raw kernels (of `variant`) on a fresh memory of `pages` 64 KiB pages. */
+function instantiate(pages: number, variant: SimdKernelVariant): {
   memory: WebAssembly.Memory;
   maxPoolGrad: (...args: number[]) => void;
   matmul: (...args: number[]) => void;
   convFilterGrad: (...args: number[]) => void;
 } {
-  const bin = atob(WASM_SIMD_KERNELS_BASE64.join(""));
-  const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  const bytes = moduleBytes(variant);
   const memory = new WebAssembly.Memory({ initial: pages });
   const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
     env: { memory },
@@ -193,8 +272,12 @@ function referenceMaxPoolGrad(
   return { dx: Float32Array.from(sums), y };
 }
 
-Deno.test("raw maxPoolGrad kernel: exact, every mode, unaligned offsets, writes only dx", () => {
-  const { memory, maxPoolGrad } = instantiate(64);
+Deno.test("raw maxPoolGrad kernel: exact, every mode, unaligned offsets, writes only dx", async () => {
+  await forEachVariant((variant) => Promise.resolve(rawMaxPoolGrad(variant)));
+});
+
+function rawMaxPoolGrad(variant: SimdKernelVariant): void {
+  const { memory, maxPoolGrad } = instantiate(64, variant);
   for (const [ci, c] of poolCases.entries()) {
     const info = tf.backend_util.computePool2DInfo(c.x, c.k, c.s, 1, c.pad);
     const { outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw } = info;
@@ -231,7 +314,7 @@ Deno.test("raw maxPoolGrad kernel: exact, every mode, unaligned offsets, writes 
         f.fill(NaN, ro / 4, ro / 4 + ringFloats); // the kernel clears the ring
         const args = [n, h, w, ch, oh, ow, kh, kw, sh, sw, top, left, acc, zero];
         maxPoolGrad(xo, yo, dyo, dxo, acc ? ro : 0, ...args);
-        const label = `${poolLabel(c, kind)} acc=${acc} zero=${zero}`;
+        const label = `${variant}: ${poolLabel(c, kind)} acc=${acc} zero=${zero}`;
         assertExact(f.subarray(dxo / 4, dxo / 4 + nx), ref.dx, label);
         assertExact(f.subarray(xo / 4, xo / 4 + nx), x, `${label}: x changed`);
         assertExact(f.subarray(yo / 4, yo / 4 + ny), ref.y, `${label}: y changed`);
@@ -251,10 +334,14 @@ Deno.test("raw maxPoolGrad kernel: exact, every mode, unaligned offsets, writes 
       }
     }
   }
+}
+
+Deno.test("raw matmul kernel matches a float64 product (tails, chunks, offsets, no stray writes)", async () => {
+  await forEachVariant((variant) => Promise.resolve(rawMatMul(variant)));
 });
 
-Deno.test("raw matmul kernel matches a float64 product (tails, chunks, offsets, no stray writes)", () => {
-  const { memory, matmul } = instantiate(64);
+function rawMatMul(variant: SimdKernelVariant): void {
+  const { memory, matmul } = instantiate(64, variant);
   const shapes: [number, number, number][] = [
     [1, 1, 1],
     [1, 3, 5],
@@ -287,7 +374,7 @@ Deno.test("raw matmul kernel matches a float64 product (tails, chunks, offsets, 
           expected[r * n + j] = s;
         }
       }
-      const label = `m=${m} k=${k} n=${n} nc=${nc}`;
+      const label = `${variant}: m=${m} k=${k} n=${n} nc=${nc}`;
       const err = relError(f.subarray(yo / 4, yo / 4 + m * n), expected);
       assert.ok(err <= 1e-6, `${label}: relative error ${err}`);
       assertExact(f.subarray(ao / 4, ao / 4 + m * k), a, `${label}: a changed`);
@@ -298,46 +385,51 @@ Deno.test("raw matmul kernel matches a float64 product (tails, chunks, offsets, 
       assert.ok(f.subarray(yo / 4 + m * n, end / 4).every((v) => v === 555), `${label}: guard`);
     }
   }
-});
+}
 
 Deno.test("MaxPoolGrad on wasm equals cpu exactly (same x, y, dy; ties, -Infinity, huge values)", async () => {
-  for (const [ci, c] of poolCases.entries()) {
-    const out = poolOutShape(c);
-    for (const [kind, make] of dataKinds) {
-      const xd = make(numel(c.x), 30 + ci, c.x);
-      const dyd = randomData(numel(out), 40 + ci);
-      const yd = (await on("cpu", () => tf.maxPool(tf.tensor4d(xd, c.x), c.k, c.s, c.pad))).values;
-      const grad = () =>
-        tf.engine().runKernel("MaxPoolGrad", {
-          dy: tf.tensor4d(dyd, out),
-          input: tf.tensor4d(xd, c.x),
-          output: tf.tensor4d(yd, out),
-        }, { filterSize: c.k, strides: c.s, pad: c.pad }) as tf.Tensor;
-      const expected = await on("cpu", grad);
-      const before = simdKernelCalls.maxPoolGrad;
-      const actual = await on("wasm", grad);
-      assert.equal(simdKernelCalls.maxPoolGrad, before + 1, "the SIMD kernel ran");
-      assert.deepEqual(actual.shape, expected.shape);
-      assertExact(actual.values, expected.values, poolLabel(c, kind));
+  await forEachVariant(async (variant) => {
+    for (const [ci, c] of poolCases.entries()) {
+      const out = poolOutShape(c);
+      for (const [kind, make] of dataKinds) {
+        const xd = make(numel(c.x), 30 + ci, c.x);
+        const dyd = randomData(numel(out), 40 + ci);
+        const yd = (await on("cpu", () =>
+          tf.maxPool(tf.tensor4d(xd, c.x), c.k, c.s, c.pad))).values;
+        const grad = () =>
+          tf.engine().runKernel("MaxPoolGrad", {
+            dy: tf.tensor4d(dyd, out),
+            input: tf.tensor4d(xd, c.x),
+            output: tf.tensor4d(yd, out),
+          }, { filterSize: c.k, strides: c.s, pad: c.pad }) as tf.Tensor;
+        const expected = await on("cpu", grad);
+        const before = simdKernelCalls.maxPoolGrad;
+        const actual = await on("wasm", grad);
+        assert.equal(simdKernelCalls.maxPoolGrad, before + 1, "the SIMD kernel ran");
+        assert.deepEqual(actual.shape, expected.shape);
+        assertExact(actual.values, expected.values, `${variant}: ${poolLabel(c, kind)}`);
+      }
     }
-  }
+  });
 });
 
 Deno.test("maxPool gradients through tf.grad on wasm equal cpu exactly", async () => {
-  for (const [ci, c] of poolCases.entries()) {
-    const out = poolOutShape(c);
-    for (const [kind, make] of dataKinds) {
-      const xd = make(numel(c.x), 50 + ci, c.x);
-      const wd = randomData(numel(out), 60 + ci);
-      const fn = () =>
-        tf.grad((x: tf.Tensor) =>
-          tf.maxPool(x as tf.Tensor4D, c.k, c.s, c.pad).mul(tf.tensor(wd, out)).sum()
-        )(tf.tensor4d(xd, c.x));
-      const expected = await on("cpu", fn);
-      const actual = await on("wasm", fn);
-      assertExact(actual.values, expected.values, `grad ${poolLabel(c, kind)}`);
+  await forEachVariant(async (variant) => {
+    for (const [ci, c] of poolCases.entries()) {
+      const out = poolOutShape(c);
+      for (const [kind, make] of dataKinds) {
+        const xd = make(numel(c.x), 50 + ci, c.x);
+        const wd = randomData(numel(out), 60 + ci);
+        const fn = () =>
+          tf.grad((x: tf.Tensor) =>
+            tf.maxPool(x as tf.Tensor4D, c.k, c.s, c.pad).mul(tf.tensor(wd, out)).sum()
+          )(tf.tensor4d(xd, c.x));
+        const expected = await on("cpu", fn);
+        const actual = await on("wasm", fn);
+        assertExact(actual.values, expected.values, `${variant}: grad ${poolLabel(c, kind)}`);
+      }
     }
-  }
+  });
 });
 
 Deno.test("MaxPoolGrad falls back to the composed kernels without the SIMD runtime", async () => {
@@ -374,7 +466,7 @@ async function checkMatMul(
   const expected = await on("cpu", fn);
   const before = simdKernelCalls.matmul;
   const actual = await on("wasm", fn);
-  const label = `matMul ${aShape} x ${bShape}`;
+  const label = `${simdKernelVariant()}: matMul ${aShape} x ${bShape}`;
   assert.equal(simdKernelCalls.matmul - before, simd ? 1 : 0, `${label}: SIMD path ${simd}`);
   assert.deepEqual(actual.shape, expected.shape, label);
   const err = relError(actual.values, expected.values);
@@ -382,6 +474,10 @@ async function checkMatMul(
 }
 
 Deno.test("BatchMatMul with few rows and a large right operand: SIMD kernel matches cpu", async () => {
+  await forEachVariant(matMulCases);
+});
+
+async function matMulCases(): Promise<void> {
   // K, N odd and not multiples of 4; K*N = 266255 >= 2^18.
   for (const [i, m] of [1, 3, 8, 17, 32].entries()) {
     await checkMatMul([m, 515], [515, 517], true, 100 + i);
@@ -398,7 +494,7 @@ Deno.test("BatchMatMul with few rows and a large right operand: SIMD kernel matc
   await checkMatMul([1, 1, 5, 515], [515, 517], true, 116);
   // Batched and transposed products keep the old paths.
   await checkMatMul([2, 5, 515], [2, 515, 517], false, 117);
-});
+}
 
 Deno.test("a right operand XNNPACK has packed keeps the XNNPACK path; no tensors leak", async () => {
   await tf.setBackend("wasm");
@@ -424,13 +520,15 @@ Deno.test("a right operand XNNPACK has packed keeps the XNNPACK path; no tensors
 });
 
 Deno.test("Part 2 on wasm: self-check against cpu passes and training does not leak", async () => {
-  await setupBackend("wasm");
-  const calls = { ...simdKernelCalls };
-  const r = await requireSelfCheck(() => buildPart2({ seed: 1 }), info, () => {});
-  assert.ok(r !== null && r.ok, `self-check: ${JSON.stringify(r)}`);
-  assert.ok(simdKernelCalls.matmul > calls.matmul, "fc1 forward used the SIMD matmul");
-  assert.ok(simdKernelCalls.maxPoolGrad >= calls.maxPoolGrad + 3, "3 pools used the SIMD kernel");
-  assert.equal(tf.getBackend(), "wasm");
+  await forEachVariant(async (variant) => {
+    await setupBackend("wasm");
+    const calls = { ...simdKernelCalls };
+    const r = await requireSelfCheck(() => buildPart2({ seed: 1 }), info, () => {});
+    assert.ok(r !== null && r.ok, `${variant}: self-check: ${JSON.stringify(r)}`);
+    assert.ok(simdKernelCalls.matmul > calls.matmul, "fc1 forward used the SIMD matmul");
+    assert.ok(simdKernelCalls.maxPoolGrad >= calls.maxPoolGrad + 3, "3 pools used the SIMD kernel");
+    assert.equal(tf.getBackend(), "wasm");
+  });
 
   const model = buildPart2({ seed: 2 });
   const optimizer = createAdam(1e-4);
@@ -534,8 +632,12 @@ function referenceFilterGrad(x: Float32Array, dy: Float32Array, c: FilterCase): 
   return dw;
 }
 
-Deno.test("raw convFilterGrad kernel matches a float64 sum (tails, offsets, no stray writes)", () => {
-  const { memory, convFilterGrad } = instantiate(64);
+Deno.test("raw convFilterGrad kernel matches a float64 sum (tails, offsets, no stray writes)", async () => {
+  await forEachVariant((variant) => Promise.resolve(rawConvFilterGrad(variant)));
+});
+
+function rawConvFilterGrad(variant: SimdKernelVariant): void {
+  const { memory, convFilterGrad } = instantiate(64, variant);
   for (const [i, c] of filterCases.entries()) {
     const info = filterGeometry(c);
     const [n, h, w, ci] = c.x;
@@ -561,7 +663,7 @@ Deno.test("raw convFilterGrad kernel matches a float64 sum (tails, offsets, no s
     f.fill(NaN, dwo / 4, dwo / 4 + nw); // every value must be written
     f.fill(NaN, to / 4, to / 4 + 2 * nw); // the scratch may hold anything
     convFilterGrad(xo, dyo, dwo, to, n, h, w, ci, oh, ow, co, kh, kw, sh, sw, top, left);
-    const label = filterLabel(c);
+    const label = `${variant}: ${filterLabel(c)}`;
     const err = relError(f.subarray(dwo / 4, dwo / 4 + nw), referenceFilterGrad(x, dy, c));
     assert.ok(err <= 1e-6, `${label}: relative error ${err}`);
     assertExact(f.subarray(xo / 4, xo / 4 + nx), x, `${label}: x changed`);
@@ -573,7 +675,7 @@ Deno.test("raw convFilterGrad kernel matches a float64 sum (tails, offsets, no s
     }
     assert.ok(f.subarray(to / 4 + 2 * nw, end / 4).every((v) => v === 333), `${label}: guard`);
   }
-});
+}
 
 /** Conv2DBackpropFilter of `c` on cpu and on wasm; checks values, shape and the path taken. */
 async function checkFilterGrad(c: FilterCase, seed: number, simd: boolean): Promise<void> {
@@ -588,7 +690,7 @@ async function checkFilterGrad(c: FilterCase, seed: number, simd: boolean): Prom
   const expected = await on("cpu", fn);
   const before = simdKernelCalls.convFilterGrad;
   const actual = await on("wasm", fn);
-  const label = filterLabel(c);
+  const label = `${simdKernelVariant()}: ${filterLabel(c)}`;
   assert.equal(simdKernelCalls.convFilterGrad - before, simd ? 1 : 0, `${label}: SIMD path`);
   assert.deepEqual(actual.shape, c.f, label);
   const err = relError(actual.values, expected.values);
@@ -596,6 +698,10 @@ async function checkFilterGrad(c: FilterCase, seed: number, simd: boolean): Prom
 }
 
 Deno.test("Conv2DBackpropFilter: the SIMD kernel matches cpu (first layers and deeper ones)", async () => {
+  await forEachVariant(filterGradCases);
+});
+
+async function filterGradCases(): Promise<void> {
   for (const [i, c] of filterCases.entries()) await checkFilterGrad(c, 400 + 2 * i, true);
   // A larger case: Part 2's first layer at batch 2 (38400 positions per tap).
   await checkFilterGrad({ x: [2, 120, 160, 1], f: [3, 3, 1, 32], s: 1, pad: "same" }, 480, true);
@@ -606,7 +712,7 @@ Deno.test("Conv2DBackpropFilter: the SIMD kernel matches cpu (first layers and d
   await checkFilterGrad({ x: [2, 14, 14, 64], f: [3, 3, 64, 128], s: 2, pad: "same" }, 496, true);
   await checkFilterGrad({ x: [2, 7, 7, 256], f: [3, 3, 256, 256], s: 1, pad: "same" }, 498, true);
   await checkFilterGrad({ x: [2, 8, 8, 64], f: [1, 1, 64, 128], s: 2, pad: "valid" }, 499, true);
-});
+}
 
 Deno.test("Conv2DBackpropFilter falls back to the composed kernels without the SIMD runtime", async () => {
   setSimdKernelsEnabled(false);
@@ -620,23 +726,25 @@ Deno.test("Conv2DBackpropFilter falls back to the composed kernels without the S
 });
 
 Deno.test("conv2d gradients through tf.grad on wasm match cpu (first layers)", async () => {
-  for (const [i, c] of filterCases.slice(0, 12).entries()) {
-    const fd = randomData(numel(c.f), 600 + i);
-    const xd = randomData(numel(c.x), 620 + i);
-    const out = filterGeometry(c).outShape;
-    const wd = randomData(numel(out), 640 + i);
-    const fn = () =>
-      tf.grad((f: tf.Tensor) =>
-        tf.conv2d(tf.tensor4d(xd, c.x), f as tf.Tensor4D, c.s, c.pad as "same")
-          .mul(tf.tensor(wd, out)).sum()
-      )(tf.tensor4d(fd, c.f));
-    const expected = await on("cpu", fn);
-    const before = simdKernelCalls.convFilterGrad;
-    const actual = await on("wasm", fn);
-    assert.equal(simdKernelCalls.convFilterGrad, before + 1, filterLabel(c));
-    const err = relError(actual.values, expected.values);
-    assert.ok(err <= 1e-4, `grad ${filterLabel(c)}: relative error ${err}`);
-  }
+  await forEachVariant(async (variant) => {
+    for (const [i, c] of filterCases.slice(0, 12).entries()) {
+      const fd = randomData(numel(c.f), 600 + i);
+      const xd = randomData(numel(c.x), 620 + i);
+      const out = filterGeometry(c).outShape;
+      const wd = randomData(numel(out), 640 + i);
+      const fn = () =>
+        tf.grad((f: tf.Tensor) =>
+          tf.conv2d(tf.tensor4d(xd, c.x), f as tf.Tensor4D, c.s, c.pad as "same")
+            .mul(tf.tensor(wd, out)).sum()
+        )(tf.tensor4d(fd, c.f));
+      const expected = await on("cpu", fn);
+      const before = simdKernelCalls.convFilterGrad;
+      const actual = await on("wasm", fn);
+      assert.equal(simdKernelCalls.convFilterGrad, before + 1, filterLabel(c));
+      const err = relError(actual.values, expected.values);
+      assert.ok(err <= 1e-4, `${variant}: grad ${filterLabel(c)}: relative error ${err}`);
+    }
+  });
 });
 
 Deno.test("self-check passes on wasm for Part 1, Part 2 and ResNet-18 through the SIMD filter gradient", async () => {
@@ -648,14 +756,16 @@ Deno.test("self-check passes on wasm for Part 1, Part 2 and ResNet-18 through th
       () => buildResNet({ depth: 18, inputSize: 112, channels: 1, widthMultiplier: 0.5, seed: 3 }),
     ],
   ];
-  for (const [name, build] of nets) {
-    await setupBackend("wasm");
-    const before = simdKernelCalls.convFilterGrad;
-    const r = await requireSelfCheck(build, info, () => {});
-    assert.ok(r !== null && r.ok, `${name}: self-check ${JSON.stringify(r)}`);
-    assert.ok(simdKernelCalls.convFilterGrad > before, `${name}: the SIMD filter gradient ran`);
-    assert.equal(tf.getBackend(), "wasm");
-  }
+  await forEachVariant(async (variant) => {
+    for (const [name, build] of nets) {
+      await setupBackend("wasm");
+      const before = simdKernelCalls.convFilterGrad;
+      const r = await requireSelfCheck(build, info, () => {});
+      assert.ok(r !== null && r.ok, `${variant}: ${name}: self-check ${JSON.stringify(r)}`);
+      assert.ok(simdKernelCalls.convFilterGrad > before, `${name}: the SIMD filter gradient ran`);
+      assert.equal(tf.getBackend(), "wasm");
+    }
+  });
 });
 
 /**
@@ -717,23 +827,25 @@ Deno.test("U-Net 112x112x1 on wasm: the SIMD filter gradient agrees with the com
   await tf.setBackend("wasm");
   const x = tf.tensor4d(randomData(2 * 112 * 112, 710).map((v) => v / 2), [2, 112, 112, 1]);
   const y = tf.tensor2d(randomData(2 * 136, 711).map((v) => 0.5 + v / 4), [2, 136]);
-  const before = simdKernelCalls.convFilterGrad;
-  const simd = await gradientsOn("wasm", buildUNetForCheck, null, x, y);
-  const after = simdKernelCalls.convFilterGrad;
-  assert.ok(after > before + 1, "the conv layers used the SIMD kernel");
+  const calls = simdKernelCalls.convFilterGrad;
   setSimdKernelsEnabled(false);
   let composed: Awaited<ReturnType<typeof gradientsOn>>;
   try {
-    composed = await gradientsOn("wasm", buildUNetForCheck, simd.weights, x, y);
+    composed = await gradientsOn("wasm", buildUNetForCheck, null, x, y);
   } finally {
     setSimdKernelsEnabled(true);
   }
-  assert.equal(simdKernelCalls.convFilterGrad, after, "disabled: the composed kernels ran");
-  const first = simd.grads.get("enc0_conv1/kernel")!;
+  assert.equal(simdKernelCalls.convFilterGrad, calls, "disabled: the composed kernels ran");
+  const first = composed.grads.get("enc0_conv1/kernel")!;
   assert.ok(first.some((v) => v !== 0), "the first layer's gradient is not trivially 0");
-  for (const [name, expected] of composed.grads) {
-    const err = relError(simd.grads.get(name)!, expected);
-    assert.ok(err <= 1e-4, `${name}: relative error ${err}`);
-  }
-  tf.dispose([x, y, ...simd.weights]);
+  await forEachVariant(async (variant) => {
+    const before = simdKernelCalls.convFilterGrad;
+    const simd = await gradientsOn("wasm", buildUNetForCheck, composed.weights, x, y);
+    assert.ok(simdKernelCalls.convFilterGrad > before + 1, "the conv layers used the SIMD kernel");
+    for (const [name, expected] of composed.grads) {
+      const err = relError(simd.grads.get(name)!, expected);
+      assert.ok(err <= 1e-4, `${variant}: ${name}: relative error ${err}`);
+    }
+  });
+  tf.dispose([x, y, ...composed.weights]);
 });
