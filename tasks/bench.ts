@@ -133,7 +133,7 @@ async function benchParallel(
       );
       rows.push({
         net: name,
-        backend: `${backend} x${workers}`,
+        backend: `${label(backend)} x${workers}`,
         mode: "train",
         batch,
         imgPerSec: batch / (ms / 1000),

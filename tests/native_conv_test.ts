@@ -114,3 +114,126 @@ console.log(JSON.stringify(nativeBlas()));`;
     new TextDecoder().decode(out.stderr),
   );
 });
+
+/** The patch kernels on a memory of its own, at a low and a high (> 2 GiB) address. */
+Deno.test("im2col and col2imAdd give the same patches above 2 GiB of heap", async () => {
+  const { WASM_IM2COL_BASE64 } = await import("../lib/backends/wasm_im2col_binary.ts");
+  const bytes = Uint8Array.from(atob(WASM_IM2COL_BASE64.join("")), (ch) => ch.charCodeAt(0));
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+    env: { memory },
+  });
+  const im2col = exports.im2col as (...a: number[]) => void;
+  const col2imAdd = exports.col2imAdd as (...a: number[]) => void;
+  // x [2, 5, 6, 3], 3x3 kernel, stride 2, "same": pads 1 top/left, 1 bottom.
+  const [n, h, w, c, k, s, oh, ow] = [2, 5, 6, 3, 3, 2, 3, 3];
+  const geo = [h, w, c, k, k, s, s, 1, 1, oh, ow];
+  const xLen = n * h * w * c, colLen = n * oh * ow * k * k * c;
+  const run = (base: number): [Float32Array, Float32Array] => {
+    const need = base + 4 * (2 * xLen + colLen) + 64;
+    const pages = Math.ceil(need / 65536) - memory.buffer.byteLength / 65536;
+    if (pages > 0) memory.grow(pages);
+    const f = new Float32Array(memory.buffer);
+    const x = base, cols = base + 4 * xLen, dx = cols + 4 * colLen;
+    for (let i = 0; i < xLen; i++) f[(x >>> 2) + i] = Math.sin(i + 1);
+    f.fill(7, cols >>> 2, (cols >>> 2) + colLen); // stale values must be overwritten
+    im2col(x, cols, ...geo, 0, n * oh * ow);
+    const patches = f.slice(cols >>> 2, (cols >>> 2) + colLen);
+    f.fill(0, dx >>> 2, (dx >>> 2) + xLen);
+    col2imAdd(cols, dx, ...geo, 0, n * oh * ow);
+    return [patches, f.slice(dx >>> 2, (dx >>> 2) + xLen)];
+  };
+  const [lowPatches, lowBack] = run(1024);
+  // Padding taps are zeros, inside taps copies of x.
+  assert.equal(lowPatches[0], 0, "top-left tap of the first patch is padding");
+  assert.equal(lowPatches[4 * c], Math.fround(Math.sin(1)), "centre tap = x[0, 0, 0, 0]");
+  const [highPatches, highBack] = run(2 ** 31 + 4096);
+  assert.deepEqual(highPatches, lowPatches);
+  assert.deepEqual(highBack, lowBack);
+});
+
+Deno.test({
+  name: "2 data-parallel replicas on the native GEMM (one BLAS thread each) train like one process",
+  ignore: !blas,
+  async fn() {
+    const { createDataParallel } = await import("../lib/train/data_parallel.ts");
+    const { createOptimizer } = await import("../lib/backends/optimizer.ts");
+    const { trainingLossFromSpec } = await import("../lib/head/training_loss.ts");
+    await setupBackend("wasm");
+    const net = (): tf.LayersModel =>
+      tf.sequential({
+        layers: [
+          tf.layers.conv2d({
+            inputShape: [24, 20, 8],
+            filters: 16,
+            kernelSize: 3,
+            padding: "same",
+            activation: "relu",
+            kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
+          }),
+          tf.layers.conv2d({
+            filters: 16,
+            kernelSize: 3,
+            strides: 2,
+            padding: "same",
+            kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }),
+          }),
+          tf.layers.flatten(),
+          tf.layers.dense({
+            units: 4,
+            kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }),
+          }),
+        ],
+      });
+    const spec = { loss: "mse", head: "regression" } as const;
+    const size = 6;
+    const steps = [1, 2, 3].map((s) => ({
+      x: Float32Array.from({ length: size * 24 * 20 * 8 }, (_, i) => Math.sin(i * 0.37 + s) * 0.5),
+      y: Float32Array.from({ length: size * 4 }, (_, i) => 0.5 + 0.3 * Math.cos(i + s)),
+    }));
+    const ref = net();
+    const refOpt = createOptimizer(1e-3);
+    const lossFn = trainingLossFromSpec(spec);
+    const vars = ref.trainableWeights.map((v) => v.read() as tf.Variable);
+    const refLosses: number[] = [];
+    for (const b of steps) {
+      const x = tf.tensor4d(b.x, [size, 24, 20, 8]), y = tf.tensor2d(b.y, [size, 4]);
+      const cost = refOpt.minimize(() => lossFn(ref, x, y), true, vars)!;
+      refLosses.push((await cost.data())[0]);
+      tf.dispose([x, y, cost]);
+    }
+    const threads = blas!.threads;
+    const model = net();
+    const opt = createOptimizer(1e-3);
+    const before = nativeCalls.conv;
+    const dp = await createDataParallel(model, opt, {
+      workers: 2,
+      backend: "wasm",
+      loss: spec,
+      lr: 1e-3,
+    });
+    try {
+      assert.equal(blas!.threads, 1, "one BLAS thread per replica while the replicas run");
+      for (let i = 0; i < steps.length; i++) {
+        const l = await dp.step(steps[i].x, steps[i].y, size, 1e-3);
+        assert.ok(
+          Math.abs(l - refLosses[i]) <= 1e-4 * refLosses[i],
+          `step ${i + 1}: ${l} vs ${refLosses[i]}`,
+        );
+      }
+      assert.ok(nativeCalls.conv > before, "the main replica's convs ran natively");
+      const mine = await Promise.all(model.weights.map(async (w) => await w.read().data()));
+      const theirs = await dp.workerWeights(1);
+      mine.forEach((w, i) =>
+        assert.deepEqual(theirs[i], w, `weight ${i} differs between replicas`)
+      );
+    } finally {
+      dp.close();
+      ref.dispose();
+      model.dispose();
+      refOpt.dispose();
+      opt.dispose();
+    }
+    assert.equal(blas!.threads, threads, "the BLAS threads are restored on close");
+  },
+});

@@ -7,6 +7,7 @@
  */
 
 import { nativeBlas } from "./native_blas.ts";
+import { simdKernelVariant } from "./wasm_simd_kernels.ts";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { requestGpuAdapter } from "./gpu_adapter.ts";
@@ -147,11 +148,12 @@ export async function setupBackend(name: BackendName): Promise<BackendInfo> {
     }
     await tf.ready();
     const blas = nativeBlas();
+    const simd = `our kernels: ${simdKernelVariant()} SIMD`;
     return {
       name: "wasm",
       description: blas
-        ? `tfjs wasm (XNNPACK) + native GEMM for convs and matmuls: ${blas.description}, ${blas.threads} threads`
-        : "tfjs wasm (XNNPACK, single thread)",
+        ? `tfjs wasm (XNNPACK) + native GEMM for convs and matmuls: ${blas.description}, ${blas.threads} threads; ${simd}`
+        : `tfjs wasm (XNNPACK, single thread; ${simd})`,
       auto,
     };
   }

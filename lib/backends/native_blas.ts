@@ -20,8 +20,13 @@
 export interface NativeBlas {
   /** Library name and OpenBLAS build (`openblas_get_config`). */
   readonly description: string;
-  /** Threads the library uses. */
+  /** Threads the library uses (now). */
   readonly threads: number;
+  /**
+   * Sets the library's threads for the whole process (OpenBLAS's
+   * `openblas_set_num_threads`): 1 when data-parallel replicas fill the cores.
+   */
+  setThreads(n: number): void;
   /**
    * Row-major `C = alpha * op(A) * op(B) + beta * C`, with A, B and C given
    * as byte offsets into `memory`.
@@ -98,6 +103,7 @@ function open(path: string): NativeBlas | null {
         },
         openblas_get_config: { parameters: [], result: "pointer" },
         openblas_get_num_threads: { parameters: [], result: "i32" },
+        openblas_set_num_threads: { parameters: ["i32"], result: "void" },
       } as const,
     );
   } catch {
@@ -119,7 +125,12 @@ function open(path: string): NativeBlas | null {
   };
   return {
     description,
-    threads: s.openblas_get_num_threads(),
+    get threads(): number {
+      return s.openblas_get_num_threads();
+    },
+    setThreads(n: number): void {
+      s.openblas_set_num_threads(n);
+    },
     sgemm(memory, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
       const p = base(memory);
       s.cblas_sgemm(

@@ -310,7 +310,7 @@ export function nativeConvBackpropInput(
     const k = c.filterHeight * c.filterWidth * ci;
     const { col2imAdd } = patches(hp.memory);
     const geo = patchArgs(c);
-    const d0 = hp.offset(dx) >> 2;
+    const d0 = hp.offset(dx) >>> 2;
     hp.f32().fill(0, d0, d0 + c.batchSize * c.inHeight * c.inWidth * ci);
     chunks(hp, c, (row0, rows, cols) => {
       hp.blas.sgemm(

@@ -17,7 +17,6 @@
  * @module
  */
 
-import { setNativeEnabled } from "../backends/native_conv.ts";
 import { nativeBlas } from "../backends/native_blas.ts";
 import * as tf from "@tensorflow/tfjs";
 import type { BackendInfo } from "../backends/backend.ts";
@@ -141,7 +140,7 @@ export function signalFailure(control: Int32Array): void {
  * ```ts
  * import { autoWorkers } from "./data_parallel.ts";
  * console.log(autoWorkers("webgpu", 16, 8)); // 1
- * console.log(autoWorkers("cpu", 8, 2)); // 2 (wasm: 1 when a native GEMM is loaded)
+ * console.log(autoWorkers("cpu", 8, 2)); // 2
  * ```
  */
 export function autoWorkers(
@@ -150,8 +149,6 @@ export function autoWorkers(
   cores: number = navigator.hardwareConcurrency ?? 1,
 ): number {
   if (backend === "webgpu") return 1;
-  // A native GEMM runs its own threads on every core.
-  if (backend === "wasm" && nativeBlas() !== null) return 1;
   return Math.max(1, Math.min(cores, 4, Math.floor(batch / 4)));
 }
 
@@ -395,8 +392,12 @@ export async function createDataParallel(
         "on WebGPU the device is already parallel",
     );
   }
-  // Replicas already fill the cores: a native GEMM's own threads would oversubscribe them.
-  setNativeEnabled(false);
+  // Replicas already fill the cores: each one calls the native GEMM (when
+  // loaded; one library shared by the process) on its own thread, with no
+  // library threads on top.
+  const blas = nativeBlas();
+  const blasThreads = blas?.threads ?? 1;
+  blas?.setThreads(1);
   const timeoutMs = opts.timeoutMs ?? 600_000;
   const params = model.trainableWeights.reduce((n, w) => n + w.read().size, 0);
   const shared: SharedTraining = {
@@ -527,7 +528,7 @@ export async function createDataParallel(
     },
     close() {
       workers.forEach((w) => w.terminate());
-      setNativeEnabled(true);
+      blas?.setThreads(blasThreads);
     },
   };
 }

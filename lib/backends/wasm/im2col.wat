@@ -22,10 +22,14 @@
   (func $addInto (param $dst i32) (param $src i32) (param $bytes i32)
     (local $end i32) (local $vend i32)
     (local.set $end (i32.add (local.get $dst) (local.get $bytes)))
-    (local.set $vend (i32.sub (local.get $end) (i32.const 15)))
+    ;; Addresses are unsigned (the heap may pass 2 GiB); bytes >= 16 or the
+    ;; vector loop is skipped.
+    (local.set $vend (if (result i32) (i32.ge_u (local.get $bytes) (i32.const 16))
+      (then (i32.sub (local.get $end) (i32.const 15)))
+      (else (local.get $dst))))
     (block $vdone
       (loop $v
-        (br_if $vdone (i32.ge_s (local.get $dst) (local.get $vend)))
+        (br_if $vdone (i32.ge_u (local.get $dst) (local.get $vend)))
         (v128.store align=4 (local.get $dst)
           (f32x4.add (v128.load align=4 (local.get $dst)) (v128.load align=4 (local.get $src))))
         (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
@@ -33,7 +37,7 @@
         (br $v)))
     (block $done
       (loop $s
-        (br_if $done (i32.ge_s (local.get $dst) (local.get $end)))
+        (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
         (f32.store (local.get $dst)
           (f32.add (f32.load (local.get $dst)) (f32.load (local.get $src))))
         (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
@@ -41,12 +45,13 @@
         (br $s))))
 
   ;; One kernel row of one patch row: kw taps starting at input column ix0 of
-  ;; input row `rowAddr` (the address of pixel (iy, 0) of the image, or -1 when
-  ;; iy is outside). mode 0 copies input -> patch, mode 1 adds patch -> input.
-  (func $kernelRow (param $x i32) (param $rowAddr i32) (param $ix0 i32) (param $w i32)
+  ;; input row `rowAddr` (the address of pixel (iy, 0) of the image; `inside` is 0
+  ;; when iy is outside). mode 0 copies input -> patch, mode 1 adds patch -> input.
+  ;; Addresses are unsigned: the heap may be larger than 2 GiB.
+  (func $kernelRow (param $x i32) (param $rowAddr i32) (param $inside i32) (param $ix0 i32) (param $w i32)
     (param $cb i32) (param $kw i32) (param $patch i32) (param $mode i32)
     (local $j i32) (local $ix i32) (local $px i32) (local $pp i32)
-    (if (i32.lt_s (local.get $rowAddr) (i32.const 0))
+    (if (i32.eqz (local.get $inside))
       (then
         (if (i32.eqz (local.get $mode))
           (then (memory.fill (local.get $patch) (i32.const 0) (i32.mul (local.get $kw) (local.get $cb)))))
@@ -84,7 +89,7 @@
     (local $cb i32) (local $plane i32) (local $r i32) (local $end i32)
     (local $b i32) (local $rem i32) (local $oy i32) (local $ox i32)
     (local $i i32) (local $iy i32) (local $ix0 i32) (local $rowAddr i32)
-    (local $patch i32) (local $krow i32)
+    (local $patch i32) (local $krow i32) (local $inside i32)
     (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
     (local.set $krow (i32.mul (local.get $kw) (local.get $cb)))
     (local.set $plane (i32.mul (local.get $oh) (local.get $ow)))
@@ -105,14 +110,13 @@
             (br_if $kdone (i32.ge_s (local.get $i) (local.get $kh)))
             (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top))
                                     (local.get $i)))
+            (local.set $inside (i32.and (i32.ge_s (local.get $iy) (i32.const 0))
+                                        (i32.lt_s (local.get $iy) (local.get $h))))
             (local.set $rowAddr
-              (if (result i32) (i32.and (i32.ge_s (local.get $iy) (i32.const 0))
-                                        (i32.lt_s (local.get $iy) (local.get $h)))
-                (then (i32.add (local.get $x)
-                        (i32.mul (i32.add (i32.mul (local.get $b) (local.get $h)) (local.get $iy))
-                                 (i32.mul (local.get $w) (local.get $cb)))))
-                (else (i32.const -1))))
-            (call $kernelRow (local.get $x) (local.get $rowAddr) (local.get $ix0) (local.get $w)
+              (i32.add (local.get $x)
+                (i32.mul (i32.add (i32.mul (local.get $b) (local.get $h)) (local.get $iy))
+                         (i32.mul (local.get $w) (local.get $cb)))))
+            (call $kernelRow (local.get $x) (local.get $rowAddr) (local.get $inside) (local.get $ix0) (local.get $w)
               (local.get $cb) (local.get $kw) (local.get $patch) (local.get $mode))
             (local.set $patch (i32.add (local.get $patch) (local.get $krow)))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
