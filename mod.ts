@@ -102,6 +102,7 @@ export {
 } from "./lib/data/label_formats.ts";
 export type { ModelMeta } from "./lib/models/mod.ts";
 export type { BackendName } from "./lib/backends/mod.ts";
+export type { WeightStorage } from "./lib/onnx/compress.ts";
 export type { Affine, RgbaImage, RgbaLike } from "./lib/image/mod.ts";
 
 if (import.meta.main) {
