@@ -26,6 +26,8 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { nativeBlas } from "../lib/backends/native_blas.ts";
+import { setNativeEnabled } from "../lib/backends/native_conv.ts";
 import { parseOrExit } from "../lib/cli/args.ts";
 import { createFaceDetector, createKeypointEstimator } from "../mod.ts";
 import { readImage } from "../lib/image/decode.ts";
@@ -106,11 +108,23 @@ const row = (what: string, t: Timing, note: string): Row => {
 };
 const estimator = await createKeypointEstimator({ model: values.model, backend });
 const finder = await createFaceDetector({ backend });
+// The default path has no --allow-ffi, so no native GEMM: keep it off here
+// too, except for the one row that shows what it adds.
+setNativeEnabled(false);
 const onePass = row(
   "keypoints, one face, one pass",
   await time(() => estimator.estimateFace(photo, speaker)),
   `${values.model}, ${estimator.meta.inputWidth}x${estimator.meta.inputHeight}`,
 );
+if (nativeBlas()) {
+  setNativeEnabled(true);
+  row(
+    "keypoints, one face, one pass, wasm + native GEMM",
+    await time(() => estimator.estimateFace(photo, speaker)),
+    "OpenBLAS, --allow-ffi",
+  );
+  setNativeEnabled(false);
+}
 row(
   "keypoints, one face, with refine pass",
   await time(() => estimator.estimate(photo, { box: speaker, refine: true })),

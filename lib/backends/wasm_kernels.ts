@@ -99,6 +99,29 @@ function size(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** tfjs's conv geometry of an NHWC conv (no depthwise). */
+function convInfo(
+  xShape: number[],
+  filterShape: number[],
+  a: {
+    strides: number | [number, number];
+    dilations?: number | [number, number];
+    pad: tf.Conv2DAttrs["pad"];
+    dimRoundingMode?: tf.Conv2DAttrs["dimRoundingMode"];
+  },
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
+    a.dimRoundingMode,
+    false,
+    "channelsLast",
+  );
+}
+
 /**
  * Conv2D (NHWC, stride and dilation given per axis) with explicit padding
  * that may be negative; negative padding crops the input first.
@@ -238,16 +261,7 @@ function conv2DBackpropFilter(args: KernelArgs): Info {
   const x = inputs.x as Info;
   const dy = inputs.dy as Info;
   checkNHWC(attrs.dataFormat, "Conv2DBackpropFilter");
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    attrs.strides,
-    attrs.dilations ?? 1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    "channelsLast",
-  );
+  const info = convInfo(x.shape, attrs.filterShape, attrs);
   const [, inH, inW] = x.shape;
   const { strideHeight: sh, strideWidth: sw } = info;
   const { dilationHeight: dh, dilationWidth: dw } = info;
@@ -490,16 +504,7 @@ function conv2DBackpropInput(args: KernelArgs): Info {
   const dy = inputs.dy as Info;
   const filter = inputs.filter as Info;
   checkNHWC(attrs.dataFormat, "Conv2DBackpropInput");
-  const info = tf.backend_util.computeConv2DInfo(
-    attrs.inputShape,
-    filter.shape as [number, number, number, number],
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    "channelsLast",
-  );
+  const info = convInfo(attrs.inputShape, filter.shape, attrs);
   const native = nativeConvBackpropInput(backend, dy, filter, info);
   if (native !== null) return native;
   const { strideHeight: sh, strideWidth: sw } = info;
@@ -1001,16 +1006,7 @@ function convForward(name: "Conv2D" | "FusedConv2D"): (args: KernelArgs) => Info
       (inputs.bias == null && inputs.preluActivationWeights == null &&
         (attrs.activation ?? "linear") === "linear");
     if (plain && (attrs.dataFormat ?? "NHWC") === "NHWC" && x.shape.length === 4) {
-      const info = tf.backend_util.computeConv2DInfo(
-        x.shape as [number, number, number, number],
-        filter.shape as [number, number, number, number],
-        attrs.strides,
-        attrs.dilations ?? 1,
-        attrs.pad,
-        attrs.dimRoundingMode,
-        false,
-        "channelsLast",
-      );
+      const info = convInfo(x.shape, filter.shape, attrs);
       const native = nativeConv2D(backend, x, filter, info);
       if (native !== null) return native;
     }
