@@ -19,6 +19,7 @@ import {
 } from "../models/checkpoint.ts";
 import { ensureDir, writeFileAtomic } from "../util/fs_util.ts";
 import type { BackendInfo } from "../backends/backend.ts";
+import { nativeBlas } from "../backends/native_blas.ts";
 import { autoWorkers, createDataParallel, type DataParallel } from "./data_parallel.ts";
 import { hostLoss, type LossName } from "../head/losses.ts";
 import { createOptimizer } from "../backends/optimizer.ts";
@@ -303,10 +304,13 @@ export async function train(
       loss: lossSpec,
       lr: cfg.lr,
     });
+    const native = backendName === "wasm" && nativeBlas()
+      ? ", each calling the native GEMM with 1 BLAS thread"
+      : "";
     log(
       `data-parallel: ${workers} replicas (the main thread and ${workers - 1} Deno Worker${
         workers > 2 ? "s" : ""
-      })`,
+      })${native}`,
     );
   }
   try {
