@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { setupBackend } from "../lib/backends/backend.ts";
 import { nativeBlas } from "../lib/backends/native_blas.ts";
 import { nativeCalls, setNativeEnabled } from "../lib/backends/native_conv.ts";
+import { base64Bytes } from "../lib/util/base64.ts";
 
 const blas = nativeBlas();
 if (!blas) {
@@ -118,7 +119,7 @@ console.log(JSON.stringify(nativeBlas()));`;
 /** The patch kernels on a memory of its own, at a low and a high (> 2 GiB) address. */
 Deno.test("im2col and col2imAdd give the same patches above 2 GiB of heap", async () => {
   const { WASM_IM2COL_BASE64 } = await import("../lib/backends/wasm_im2col_binary.ts");
-  const bytes = Uint8Array.from(atob(WASM_IM2COL_BASE64.join("")), (ch) => ch.charCodeAt(0));
+  const bytes = base64Bytes(WASM_IM2COL_BASE64);
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
   const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
     env: { memory },

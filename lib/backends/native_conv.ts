@@ -20,6 +20,7 @@
 import type * as tf from "@tensorflow/tfjs";
 import { type NativeBlas, nativeBlas } from "./native_blas.ts";
 import { WASM_IM2COL_BASE64 } from "./wasm_im2col_binary.ts";
+import { base64Bytes } from "../util/base64.ts";
 
 type Info = tf.TensorInfo;
 
@@ -152,8 +153,7 @@ function patches(memory: WebAssembly.Memory): { im2col: PatchKernel; col2imAdd: 
   let k = patchKernels.get(memory);
   if (!k) {
     if (!im2colModule) {
-      const bin = atob(WASM_IM2COL_BASE64.join(""));
-      im2colModule = new WebAssembly.Module(Uint8Array.from(bin, (ch) => ch.charCodeAt(0)));
+      im2colModule = new WebAssembly.Module(base64Bytes(WASM_IM2COL_BASE64));
     }
     const { exports } = new WebAssembly.Instance(im2colModule, { env: { memory } });
     k = { im2col: exports.im2col as PatchKernel, col2imAdd: exports.col2imAdd as PatchKernel };

@@ -42,6 +42,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { WASM_ADAM_BASE64 } from "./wasm_adam_binary.ts";
+import { base64Bytes } from "../util/base64.ts";
 
 /** A wasm backend tensor record (`BackendWasm.dataIdMap` values). */
 interface WasmTensorData {
@@ -123,10 +124,7 @@ const instances = new WeakMap<WebAssembly.Memory, AdamKernel | null>();
 
 function adamModule(): WebAssembly.Module {
   if (compiled === null) {
-    const bin = atob(WASM_ADAM_BASE64.join(""));
-    const bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    compiled = new WebAssembly.Module(bytes);
+    compiled = new WebAssembly.Module(base64Bytes(WASM_ADAM_BASE64));
   }
   return compiled;
 }

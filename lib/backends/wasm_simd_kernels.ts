@@ -32,6 +32,7 @@ import {
   WASM_SIMD_KERNELS_BASE64,
   WASM_SIMD_KERNELS_RELAXED_BASE64,
 } from "./wasm_simd_kernels_binary.ts";
+import { base64Bytes } from "../util/base64.ts";
 
 type Info = tf.TensorInfo;
 
@@ -182,13 +183,9 @@ export function setRelaxedSimdEnabled(on: boolean): void {
 
 /** The bytes of one variant of the module. */
 function simdModuleBytes(variant: SimdKernelVariant): Uint8Array<ArrayBuffer> {
-  const chunks = variant === "relaxed"
-    ? WASM_SIMD_KERNELS_RELAXED_BASE64
-    : WASM_SIMD_KERNELS_BASE64;
-  const bin = atob(chunks.join(""));
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return bytes;
+  return base64Bytes(
+    variant === "relaxed" ? WASM_SIMD_KERNELS_RELAXED_BASE64 : WASM_SIMD_KERNELS_BASE64,
+  );
 }
 
 /**

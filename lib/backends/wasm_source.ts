@@ -8,6 +8,7 @@
 
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { WASM_SIMD_BASE64 } from "./wasm_binary.ts";
+import { base64Bytes } from "../util/base64.ts";
 
 let url: string | null = null;
 
@@ -43,10 +44,7 @@ export function encodeBase64Chunks(bytes: Uint8Array, chunkChars: number): strin
  * ```
  */
 export function embeddedWasm(): Uint8Array {
-  const bin = atob(WASM_SIMD_BASE64.join(""));
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
+  return base64Bytes(WASM_SIMD_BASE64);
 }
 
 /**
