@@ -14,8 +14,9 @@
  * over the replicas, so batch 32 is 16 per replica.
  *
  * With a native GEMM loaded (OpenBLAS and `--allow-ffi`, see
- * `lib/backends/native_blas.ts`) single-replica wasm rows are labelled
- * `wasm+openblas`; data-parallel rows turn it off (the replicas fill the cores).
+ * `lib/backends/native_blas.ts`) wasm rows are labelled `wasm+openblas`: one
+ * replica runs it with OpenBLAS's threads, data-parallel replicas with one
+ * BLAS thread each.
  * Set `FACEKIT_NATIVE=0` for the wasm-only kernels.
  *
  * `--peer FILE` reads the JSON lines of `../shared/bench/torch_peer.py` and

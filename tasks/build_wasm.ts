@@ -2,8 +2,8 @@
  * Compiles every WebAssembly text module `lib/backends/wasm/NAME.wat` (our
  * own kernels, with SIMD) with the npm package `wabt` and writes its binary,
  * base64, to `lib/backends/wasm_NAME_binary.ts` as `WASM_NAME_BASE64` (NAME
- * in upper case). When {@link relaxMaddWat} finds multiply-adds to fuse in
- * a module, a second binary with them as `f32x4.relaxed_madd` (relaxed
+ * in upper case). When a module asks for it ({@link RELAXED_VARIANT_MARK})
+ * and {@link relaxMaddWat} finds multiply-adds to fuse, a second binary with them as `f32x4.relaxed_madd` (relaxed
  * SIMD) goes to the same file as `WASM_NAME_RELAXED_BASE64`; the runtime
  * picks it where `WebAssembly.validate` accepts it. Re-run after editing a
  * `.wat`; tests (`tests/wasm_adam_test.ts`, `tests/wasm_simd_kernels_test.ts`)
@@ -47,7 +47,7 @@ export interface WasmModuleFiles {
   constName: string;
   /**
    * The exported constant holding the relaxed-SIMD variant's base64 chunks
-   * (written only for modules with multiply-adds to fuse).
+   * (written only for modules that ask for one and have multiply-adds to fuse).
    */
   relaxedConstName: string;
 }
@@ -356,9 +356,15 @@ export function binaryModuleSource(
 }
 
 /**
- * Compiles `lib/backends/wasm/NAME.wat` (and its relaxed-SIMD variant, if
- * {@link relaxMaddWat} changes it) and returns the text its generated file
- * should hold.
+ * The line a `.wat` carries to ask for a relaxed-SIMD variant. Modules
+ * without it get none: Adam's update must stay bit-identical to tfjs's.
+ */
+export const RELAXED_VARIANT_MARK = ";; build: relaxed-madd variant";
+
+/**
+ * Compiles `lib/backends/wasm/NAME.wat` (and, when it carries
+ * {@link RELAXED_VARIANT_MARK} and {@link relaxMaddWat} changes it, its
+ * relaxed-SIMD variant) and returns the text its generated file should hold.
  *
  * @example
  * ```ts ignore
@@ -369,7 +375,7 @@ export function binaryModuleSource(
 export async function expectedBinarySource(files: WasmModuleFiles): Promise<string> {
   const text = await Deno.readTextFile(new URL(files.watPath, ROOT));
   const bytes = await compileWat(text, files.watPath);
-  const relaxedText = text.includes("f32x4.mul") ? relaxMaddWat(text) : text;
+  const relaxedText = text.includes(RELAXED_VARIANT_MARK) ? relaxMaddWat(text) : text;
   const relaxed = relaxedText === text
     ? null
     : await compileWat(relaxedText, `${files.watPath} (relaxed)`, { relaxed: true });

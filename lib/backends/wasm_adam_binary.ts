@@ -1,5 +1,5 @@
 // Generated from lib/backends/wasm/adam.wat by `deno task build:wasm`
-// (tasks/build_wasm.ts; wabt, SIMD enabled; 436 and 427 bytes of wasm). Do not edit.
+// (tasks/build_wasm.ts; wabt, SIMD enabled; 436 bytes of wasm). Do not edit.
 
 /** The WebAssembly module compiled from lib/backends/wasm/adam.wat, base64 in chunks. */
 export const WASM_ADAM_BASE64: string[] = [
@@ -11,19 +11,4 @@ export const WASM_ADAM_BASE64: string[] = [
   "CwsCQCAOIBBPDQADQCACIA5qKgIAIRwgAyAOaioCACAGlCAcIAeUkiEdIAQgDmoqAgAgCJQgHCAclCAJ",
   "lJIhHiADIA5qIB04AgAgBCAOaiAeOAIAIAEgDmogHSAKlSAeIAuVkSAMkpUgDZQgACAOaioCAJI4AgAg",
   "DkEEaiEOIA4gEEkNAAsLCw==",
-];
-
-/**
- * As {@link WASM_ADAM_BASE64}, with the multiply-adds fused into
- * `f32x4.relaxed_madd` (relaxed SIMD; use where `WebAssembly.validate` accepts it).
- */
-export const WASM_ADAM_RELAXED_BASE64: string[] = [
-  "AGFzbQEAAAABEgFgDn9/f39/f319fX19fX19AAIPAQNlbnYGbWVtb3J5AgABAwIBAAcIAQRhZGFtAAAK",
-  "7QIB6gIDA38LewN9IAVBAnQhECAQQXBxIQ8gBv0TIRQgB/0TIRUgCP0TIRYgCf0TIRcgCv0TIRggC/0T",
-  "IRkgDP0TIRogDf0TIRsCQCAOIA9PDQADQCACIA5q/QACACERIAMgDmr9AAIAIBQgESAV/eYB/YUCIRIg",
-  "BCAOav0AAgAgFiARIBH95gEgF/3mAf2FAiETIAMgDmogEv0LAgAgBCAOaiAT/QsCACABIA5qIBIgGP3n",
-  "ASATIBn95wH94wEgGv3kAf3nASAbIAAgDmr9AAIA/YUC/QsCACAOQRBqIQ4gDiAPSQ0ACwsCQCAOIBBP",
-  "DQADQCACIA5qKgIAIRwgAyAOaioCACAGlCAcIAeUkiEdIAQgDmoqAgAgCJQgHCAclCAJlJIhHiADIA5q",
-  "IB04AgAgBCAOaiAeOAIAIAEgDmogHSAKlSAeIAuVkSAMkpUgDZQgACAOaioCAJI4AgAgDkEEaiEOIA4g",
-  "EEkNAAsLCw==",
 ];

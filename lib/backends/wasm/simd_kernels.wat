@@ -2,6 +2,7 @@
 ;; the backend's heap (the memory is imported, so every address below is a
 ;; byte offset into that heap). Offsets must be 4-byte aligned; they need not
 ;; be 16-byte aligned (the align hints say 4).
+;; build: relaxed-madd variant (tasks/build_wasm.ts fuses the multiply-adds into a second binary)
 ;;
 ;; maxPoolGrad: the gradient of a 2D max pool, NHWC.
 ;; matmul: y[M,N] = a[M,K] @ b[K,N], row-major, for small M and large K*N.
