@@ -54,15 +54,24 @@ const ROOT = new URL("../", import.meta.url).pathname;
 const photo = await readImage(`${ROOT}fixtures/einstein.jpg`);
 const speaker = { x: 354, y: 282, width: 84, height: 99 };
 
+/** The pixels of `box` (inside `img`) as an image of their own. */
+function cropRgba(
+  img: RgbaImage,
+  box: { x: number; y: number; width: number; height: number },
+): RgbaImage {
+  const { x, y, width: w, height: h } = box;
+  const data = new Uint8ClampedArray(w * h * 4);
+  for (let r = 0; r < h; r++) {
+    const s = ((y + r) * img.width + x) * 4;
+    data.set(img.data.subarray(s, s + w * 4), r * w * 4);
+  }
+  return { width: w, height: h, data };
+}
+
 /** The speaker's head scaled by `k` (a face about 85k px wide). */
 const headAt = (k: number): RgbaImage => {
-  const [cw, ch] = [200, 220];
-  const data = new Uint8ClampedArray(cw * ch * 4);
-  for (let r = 0; r < ch; r++) {
-    const s = ((220 + r) * photo.width + 300) * 4;
-    data.set(photo.data.subarray(s, s + cw * 4), r * cw * 4);
-  }
-  return toRgba(resize(fromRgba({ width: cw, height: ch, data }, 3), cw * k, ch * k));
+  const head = cropRgba(photo, { x: 300, y: 220, width: 200, height: 220 });
+  return toRgba(resize(fromRgba(head, 3), head.width * k, head.height * k));
 };
 
 /** `n` (1-6) copies of the head on a 1024x768 gray canvas, 3 per row. */
@@ -201,16 +210,8 @@ interface DetectTask extends PromiseLike<unknown[]> {
 
 /** The RGB of `img` (or of its `box`) as an int32 tensor, as face-api takes it. */
 function rgbTensor(img: RgbaImage, box = { x: 0, y: 0, width: img.width, height: img.height }) {
-  const { x, y, width: w, height: h } = box;
-  const rgb = new Int32Array(w * h * 3);
-  for (let r = 0, o = 0; r < h; r++) {
-    for (let c = 0, s = ((y + r) * img.width + x) * 4; c < w; c++, s += 4, o += 3) {
-      rgb[o] = img.data[s];
-      rgb[o + 1] = img.data[s + 1];
-      rgb[o + 2] = img.data[s + 2];
-    }
-  }
-  return tf.tensor3d(rgb, [h, w, 3], "int32");
+  const rgb = fromRgba(cropRgba(img, box), 3);
+  return tf.tensor3d(rgb.data, [rgb.height, rgb.width, 3], "int32");
 }
 
 /**
