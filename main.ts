@@ -58,7 +58,8 @@ const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
     --aug default|heavy  augmentation preset (default: ±15°, colour jitter; heavy: ±30°,
                       scale 0.8-1.2, occluding patches, blur, noise)
     --init DIR        start from a model folder's weights (fine-tune, e.g. models/part3)
-    --base N          heatmap U-Net: filters of the first level (16; 8 is the fast model)`;
+    --base N          heatmap U-Net: filters of the first level (16; 8 is the fast model)
+    --arch A          heatmap architecture: unet (default) or lite (the latency-designed net)`;
 
 const EVAL_USAGE = `usage: main.ts eval --model DIR [--data DIR ...] [--pictures DIR] [--backend B]
        main.ts eval --detect [--model part3|DIR] [--data DIR|FILE.xml ...] [--min-score X]
@@ -160,7 +161,11 @@ async function trainPart3(args: string[]): Promise<void> {
     aug: { type: "string", default: "default" },
     init: { type: "string" },
     base: { type: "string" },
+    arch: { type: "string", default: "unet" },
   }, TRAIN_USAGE);
+  if (values.arch !== "unet" && values.arch !== "lite") {
+    throw new Error(`--arch: use unet or lite, got "${values.arch}"`);
+  }
   if (values.aug !== "default" && values.aug !== "heavy") {
     throw new Error(`--aug: use default or heavy, got "${values.aug}"`);
   }
@@ -202,6 +207,7 @@ async function trainPart3(args: string[]): Promise<void> {
     augment: values.aug as "default" | "heavy",
     init: values.init,
     base: num(values.base, 16, "base"),
+    arch: values.arch as "unet" | "lite",
   });
   console.log(JSON.stringify(summary, null, 2));
 }

@@ -9,6 +9,7 @@ import { tfjsToOnnx } from "../lib/onnx/convert.ts";
 import { convertSoftArgmax2D } from "../lib/onnx/heatmap_onnx.ts";
 import { findSoftArgmax, SoftArgmax2D } from "../lib/head/heatmap.ts";
 import { buildHeatmapUNet, type HeatmapUNetOptions } from "../lib/models/unet.ts";
+import { buildLiteHeatmapNet } from "../lib/models/lite_heatmap_net.ts";
 
 tf.env().set("PROD", true);
 await tf.setBackend("cpu");
@@ -114,6 +115,18 @@ Deno.test({
       assert.ok(d <= TOL, `${JSON.stringify(opts)}: max |diff| ${d}`);
       m.dispose();
     }
+  },
+});
+
+Deno.test({
+  name: "lite heatmap net: onnxruntime-node matches tfjs",
+  ignore: ort === null,
+  fn: async () => {
+    const m = buildLiteHeatmapNet({ inputSize: 32, channels: 1, keypoints: 3, seed: 4 });
+    randomize(m, 400);
+    const d = await parity(m, 4);
+    assert.ok(d <= TOL, `max |diff| ${d}`);
+    m.dispose();
   },
 });
 

@@ -38,6 +38,7 @@ import { denormalisePoints, normaliseImageInto, normalisePoints } from "../augme
 import { type FloatImage, warpAffine } from "../image/raster.ts";
 import { buildResNet, type ResNetDepth } from "../models/resnet.ts";
 import { buildHeatmapUNet } from "../models/unet.ts";
+import { buildLiteHeatmapNet } from "../models/lite_heatmap_net.ts";
 import type * as tf from "@tensorflow/tfjs";
 import { GREEN, lossCurves, overlay, RED, savePng, titledGrid } from "../report/pictures.ts";
 import { curveChart } from "../report/plot.ts";
@@ -106,6 +107,8 @@ export interface Part3Options {
   init?: string;
   /** Heatmap U-Net: filters of the first level (default 16). */
   base?: number;
+  /** Heatmap architecture: the U-Net (default) or the latency-designed lite net. */
+  arch?: "unet" | "lite";
 }
 
 /** A face prepared for training or validation. */
@@ -464,7 +467,10 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
     channels: o.channels,
     boxScale: o.boxScale,
   };
-  const modelName = o.head === "heatmap"
+  const lite = o.head === "heatmap" && o.arch === "lite";
+  const modelName = lite
+    ? `lite-heatmap-${size}`
+    : o.head === "heatmap"
     ? `unet${(o.base ?? 16) !== 16 ? `${o.base}` : ""}-heatmap-${size}`
     : `resnet${o.depth}${o.bottleneckWidth > 1 ? `-wide${o.bottleneckWidth}` : ""}` +
       `${o.width !== 1 ? `-w${o.width}` : ""}-${size}-${o.channels === 1 ? "gray" : "rgb"}`;
@@ -498,7 +504,9 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
   }
   const heatmap = o.head === "heatmap";
   const build = (): tf.LayersModel =>
-    heatmap
+    lite
+      ? buildLiteHeatmapNet({ inputSize: size, channels: o.channels, keypoints: 68, seed: o.seed })
+      : heatmap
       ? buildHeatmapUNet({
         inputWidth: size,
         inputHeight: size,

@@ -36,6 +36,7 @@ import { decodeDetections, mergeFlipped } from "./decode.ts";
 import type { FaceBox, FindFacesOptions } from "./face_finder.ts";
 import { type Detection, greedyNms, weightedNms } from "./nms.ts";
 import { DEFAULT_TILING, keepFromTile, planTiles, type Tile } from "./tiles.ts";
+import { type PooledImage, poolImage, sampleTile } from "./tile_input.ts";
 
 /** A point in image pixels. */
 export interface Point {
@@ -221,37 +222,6 @@ export function resolveOptions(
   };
 }
 
-/** RGBA bytes to an RGB float tensor `[1, h, w, 3]` scaled to `[-1, 1]`. */
-function toInputTensor(image: RgbaLike): tf.Tensor4D {
-  const n = image.width * image.height;
-  if (image.data.length < n * 4) {
-    throw new Error(
-      `findFaces: image data holds ${image.data.length} bytes, expected ${n * 4}`,
-    );
-  }
-  const rgb = new Float32Array(n * 3);
-  const src = image.data;
-  for (let i = 0, j = 0; i < n; i++, j += 4) {
-    rgb[i * 3] = src[j] / 127.5 - 1;
-    rgb[i * 3 + 1] = src[j + 1] / 127.5 - 1;
-    rgb[i * 3 + 2] = src[j + 2] / 127.5 - 1;
-  }
-  return tf.tensor4d(rgb, [1, image.height, image.width, 3]);
-}
-
-/**
- * `tf.image.cropAndResize` box (`[y1, x1, y2, x2]`, align-corners style) that
- * samples `tile` onto an `n` x `n` grid with pixel centres at
- * `tile.x + (j + 0.5) * tile.size / n`, from an image that was
- * box-averaged by `k` to `w` x `h`.
- */
-function cropBox(tile: Tile, n: number, k: number, w: number, h: number): number[] {
-  const s = tile.size / n;
-  const map = (origin: number, j: number, len: number): number =>
-    ((origin + (j + 0.5) * s) / k - 0.5) / Math.max(1, len - 1);
-  return [map(tile.y, 0, h), map(tile.x, 0, w), map(tile.y, n - 1, h), map(tile.x, n - 1, w)];
-}
-
 /** Options of {@link detectInTiles}. */
 export interface DetectOptions {
   /** Lowest score kept. */
@@ -290,61 +260,53 @@ export async function detectInTiles(
   const { minScore, antialias = true, flip = false, edgeSlack = DEFAULT_TILING.edgeSlack } =
     options;
   const n = model.inputSize;
-  const full = toInputTensor(image);
-  const pooled = new Map<number, tf.Tensor4D>([[1, full]]);
+  const need = image.width * image.height * 4;
+  if (image.data.length < need) {
+    throw new Error(`findFaces: image data holds ${image.data.length} bytes, expected ${need}`);
+  }
+  // The photo box-averaged per factor, shared by the tiles that use it.
+  const pooled = new Map<number, PooledImage>();
   const names = [...model.scoreOutputs, ...model.boxOutputs];
   const g = model.scoreOutputs.length;
   const out: Detection[] = [];
-  try {
-    for (const tile of tiles) {
-      let k = antialias ? Math.floor(tile.size / n) : 1;
-      k = Math.max(1, Math.min(k, Math.floor(Math.min(image.width, image.height) / 2)));
-      let src = pooled.get(k);
-      if (!src) {
-        src = tf.avgPool(full, k, k, "valid") as tf.Tensor4D;
-        pooled.set(k, src);
-      }
-      const [, h, w] = src.shape;
-      const source = src;
-      const results = tf.tidy(() => {
-        const input = tf.image.cropAndResize(
-          source,
-          tf.tensor2d([cropBox(tile, n, k, w, h)], [1, 4]),
-          tf.tensor1d([0], "int32"),
-          [n, n],
-          "bilinear",
-          -1,
-        );
-        const run = (x: tf.Tensor): tf.Tensor[] => {
-          const res = model.graph.execute(x, names) as tf.Tensor[];
-          return [
-            tf.concat(res.slice(0, g).map((t) => t.reshape([-1]))),
-            tf.concat(res.slice(g).map((t) => t.reshape([-1]))),
-          ];
-        };
-        return flip ? [...run(input), ...run(tf.reverse(input, 2))] : run(input);
-      });
-      const arrays = await Promise.all(results.map((t) => t.data() as Promise<Float32Array>));
-      tf.dispose(results);
-      let [logits, regs] = arrays;
-      if (flip) {
-        ({ logits, regs } = mergeFlipped(logits, regs, arrays[2], arrays[3], model.mirror));
-      }
-      for (const d of decodeDetections(logits, regs, model.anchors, n, minScore)) {
-        const map = (v: number, o: number): number => o + v * tile.size;
-        const det: Detection = {
-          x1: map(d.x1, tile.x),
-          y1: map(d.y1, tile.y),
-          x2: map(d.x2, tile.x),
-          y2: map(d.y2, tile.y),
-          score: d.score,
-          keypoints: d.keypoints.map((v, i) => map(v, i % 2 === 0 ? tile.x : tile.y)),
-        };
-        if (keepFromTile(det, tile, image.width, image.height, edgeSlack)) out.push(det);
-      }
+  for (const tile of tiles) {
+    let k = antialias ? Math.floor(tile.size / n) : 1;
+    k = Math.max(1, Math.min(k, Math.floor(Math.min(image.width, image.height) / 2)));
+    let src = pooled.get(k);
+    if (!src) {
+      src = poolImage(image, k);
+      pooled.set(k, src);
     }
-  } finally {
-    for (const t of pooled.values()) t.dispose();
+    const grid = sampleTile(src, tile, n);
+    const results = tf.tidy(() => {
+      const input = tf.tensor4d(grid, [1, n, n, 3]);
+      const run = (x: tf.Tensor): tf.Tensor[] => {
+        const res = model.graph.execute(x, names) as tf.Tensor[];
+        return [
+          tf.concat(res.slice(0, g).map((t) => t.reshape([-1]))),
+          tf.concat(res.slice(g).map((t) => t.reshape([-1]))),
+        ];
+      };
+      return flip ? [...run(input), ...run(tf.reverse(input, 2))] : run(input);
+    });
+    const arrays = await Promise.all(results.map((t) => t.data() as Promise<Float32Array>));
+    tf.dispose(results);
+    let [logits, regs] = arrays;
+    if (flip) {
+      ({ logits, regs } = mergeFlipped(logits, regs, arrays[2], arrays[3], model.mirror));
+    }
+    for (const d of decodeDetections(logits, regs, model.anchors, n, minScore)) {
+      const map = (v: number, o: number): number => o + v * tile.size;
+      const det: Detection = {
+        x1: map(d.x1, tile.x),
+        y1: map(d.y1, tile.y),
+        x2: map(d.x2, tile.x),
+        y2: map(d.y2, tile.y),
+        score: d.score,
+        keypoints: d.keypoints.map((v, i) => map(v, i % 2 === 0 ? tile.x : tile.y)),
+      };
+      if (keepFromTile(det, tile, image.width, image.height, edgeSlack)) out.push(det);
+    }
   }
   return out;
 }

@@ -15,3 +15,4 @@ export * from "./face_detector.ts";
 export * from "./face_finder.ts";
 export * from "./nms.ts";
 export * from "./tiles.ts";
+export * from "./tile_input.ts";

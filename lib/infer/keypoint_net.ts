@@ -67,9 +67,11 @@ function cropRegion(
   const w = Math.max(1, x1 - x0), h = Math.max(1, y1 - y0);
   const data = new Uint8ClampedArray(w * h * 4);
   const src = image.data;
+  const rowBytes = Math.min(w, image.width - x0) * 4;
   for (let y = 0; y < h && y0 + y < image.height; y++) {
     const s = ((y0 + y) * image.width + x0) * 4;
-    for (let i = 0; i < Math.min(w, image.width - x0) * 4; i++) data[y * w * 4 + i] = src[s + i];
+    if (ArrayBuffer.isView(src)) data.set((src as Uint8Array).subarray(s, s + rowBytes), y * w * 4);
+    else for (let i = 0; i < rowBytes; i++) data[y * w * 4 + i] = src[s + i];
   }
   return { rgba: { width: w, height: h, data }, x: x0, y: y0 };
 }

@@ -9,4 +9,5 @@ export * from "./checkpoint.ts";
 export * from "./course_cnn.ts";
 export * from "./resnet.ts";
 export * from "./unet.ts";
+export * from "./lite_heatmap_net.ts";
 export * from "./location.ts";
