@@ -59,7 +59,9 @@ const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
                       scale 0.8-1.2, occluding patches, blur, noise)
     --init DIR        start from a model folder's weights (fine-tune, e.g. models/part3)
     --base N          heatmap U-Net: filters of the first level (16; 8 is the fast model)
-    --arch A          heatmap architecture: unet (default) or lite (the latency-designed net)`;
+    --arch A          heatmap architecture: unet (default) or lite (the latency-designed net)
+    --teacher DIR     distil: targets blend the labels with this trained model's points
+    --teacher-weight X  the teacher's share in the targets (0.5)`;
 
 const EVAL_USAGE = `usage: main.ts eval --model DIR [--data DIR ...] [--pictures DIR] [--backend B]
        main.ts eval --detect [--model part3|DIR] [--data DIR|FILE.xml ...] [--min-score X]
@@ -162,6 +164,8 @@ async function trainPart3(args: string[]): Promise<void> {
     init: { type: "string" },
     base: { type: "string" },
     arch: { type: "string", default: "unet" },
+    teacher: { type: "string" },
+    "teacher-weight": { type: "string" },
   }, TRAIN_USAGE);
   if (values.arch !== "unet" && values.arch !== "lite") {
     throw new Error(`--arch: use unet or lite, got "${values.arch}"`);
@@ -208,6 +212,10 @@ async function trainPart3(args: string[]): Promise<void> {
     init: values.init,
     base: num(values.base, 16, "base"),
     arch: values.arch as "unet" | "lite",
+    teacher: values.teacher,
+    teacherWeight: values["teacher-weight"] === "0"
+      ? 0
+      : num(values["teacher-weight"], 0.5, "teacher-weight"),
   });
   console.log(JSON.stringify(summary, null, 2));
 }

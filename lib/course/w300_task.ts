@@ -39,6 +39,7 @@ import { type FloatImage, warpAffine } from "../image/raster.ts";
 import { buildResNet, type ResNetDepth } from "../models/resnet.ts";
 import { buildHeatmapUNet } from "../models/unet.ts";
 import { buildLiteHeatmapNet } from "../models/lite_heatmap_net.ts";
+import { distilledSource } from "./distill.ts";
 import type * as tf from "@tensorflow/tfjs";
 import { GREEN, lossCurves, overlay, RED, savePng, titledGrid } from "../report/pictures.ts";
 import { curveChart } from "../report/plot.ts";
@@ -109,6 +110,10 @@ export interface Part3Options {
   base?: number;
   /** Heatmap architecture: the U-Net (default) or the latency-designed lite net. */
   arch?: "unet" | "lite";
+  /** Distil from this trained model folder (same input and points; see `distill.ts`). */
+  teacher?: string;
+  /** The teacher's share in the training targets (default 0.5). */
+  teacherWeight?: number;
 }
 
 /** A face prepared for training or validation. */
@@ -483,7 +488,13 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
     } s`,
   );
   const aug = o.augment === "heavy" ? HEAVY_AUGMENT : DEFAULT_AUGMENT;
-  const source = faceSource(trainFaces, valFaces, size, o.channels, o.jitter, aug);
+  let source = faceSource(trainFaces, valFaces, size, o.channels, o.jitter, aug);
+  let teacher: tf.LayersModel | undefined;
+  if (o.teacher) {
+    teacher = (await loadModelFolder(o.teacher)).model;
+    source = distilledSource(source, teacher, o.teacherWeight ?? 0.5);
+    console.log(`distilling from ${o.teacher} (teacher weight ${o.teacherWeight ?? 0.5})`);
+  }
   // Loader throughput (augmented batches, no training).
   const lt = performance.now();
   const rng = createRng(o.seed + 1);
@@ -552,6 +563,7 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
     },
   });
   const trainSeconds = (performance.now() - ts) / 1000;
+  teacher?.dispose();
   const { model: best } = await loadModelFolder(`${o.out}/best`);
   const { pred } = await predictAll(best, source);
   const m = faceMetrics(pred, valFaces, size);

@@ -1,0 +1,63 @@
+/**
+ * Knowledge distillation on coordinates: a trained teacher model sees every
+ * augmented training batch and the student learns a blend of the labels and
+ * the teacher's points, `(1 - w) * label + w * teacher`. The teacher's points
+ * are smoother than hand labels (300-W's jaw points are noisy) and carry its
+ * reading of each augmented image; validation still uses the labels.
+ *
+ * The teacher runs on the main thread before each step (through the lean
+ * inference graph, BatchNorm folded), so it works with data-parallel
+ * replicas unchanged: they receive blended targets like any other.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { compileLean } from "../infer/lean_graph.ts";
+import type { Batch, BatchSource } from "../train/loop.ts";
+
+/**
+ * Wraps `source` so each training batch's targets are blended with
+ * `teacher`'s predictions on the same inputs. The teacher must take the
+ * source's input shape and give its number of outputs.
+ *
+ * @param weight The teacher's share in the targets, in [0, 1].
+ * @example
+ * ```ts ignore
+ * import { distilledSource } from "./distill.ts";
+ * const src = distilledSource(source, teacherModel, 0.5);
+ * ```
+ */
+export function distilledSource(
+  source: BatchSource,
+  teacher: tf.LayersModel,
+  weight: number,
+): BatchSource {
+  if (!(weight >= 0 && weight <= 1)) {
+    throw new Error(`teacher weight must be in [0, 1], got ${weight}`);
+  }
+  const [h, w, c] = source.inputShape;
+  const shape = teacher.inputs[0].shape;
+  const outs = teacher.outputs[0].shape[1];
+  if (shape[1] !== h || shape[2] !== w || shape[3] !== c || outs !== source.outputs) {
+    throw new Error(
+      `teacher takes [${shape.slice(1)}] and gives ${outs} values; the student's data is ` +
+        `[${h},${w},${c}] with ${source.outputs} targets`,
+    );
+  }
+  const lean = compileLean(teacher);
+  const forward = (x: tf.Tensor4D): tf.Tensor =>
+    lean ? lean.run(x)[0] : teacher.predict(x) as tf.Tensor;
+  return {
+    ...source,
+    async trainBatch(indices, rng): Promise<Batch> {
+      const b = await source.trainBatch(indices, rng);
+      const t = tf.tidy(() => forward(tf.tensor4d(b.x, [b.size, h, w, c])));
+      const p = await t.data();
+      t.dispose();
+      const y = new Float32Array(b.y.length);
+      for (let i = 0; i < y.length; i++) y[i] = (1 - weight) * b.y[i] + weight * p[i];
+      return { ...b, y };
+    },
+  };
+}

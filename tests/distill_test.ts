@@ -1,0 +1,53 @@
+// Coordinate distillation: targets blend labels with the teacher's points;
+// a teacher of the wrong shape is refused.
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { setupBackend } from "../lib/backends/backend.ts";
+import { distilledSource } from "../lib/course/distill.ts";
+import type { BatchSource } from "../lib/train/loop.ts";
+import { createRng } from "../lib/util/random.ts";
+
+/** A teacher whose output is the mean of its 2x2x1 input, twice. */
+function meanTeacher(): tf.LayersModel {
+  const input = tf.input({ shape: [2, 2, 1] });
+  const flat = tf.layers.flatten().apply(input) as tf.SymbolicTensor;
+  const out = tf.layers.dense({
+    units: 2,
+    kernelInitializer: tf.initializers.constant({ value: 0.25 }),
+    biasInitializer: "zeros",
+  }).apply(flat) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: out });
+}
+
+const source: BatchSource = {
+  inputShape: [2, 2, 1],
+  outputs: 2,
+  trainSize: 2,
+  valSize: 1,
+  trainBatch: (idx) => ({
+    x: new Float32Array(idx.flatMap((i) => [i, i, i, i])),
+    y: new Float32Array(idx.flatMap(() => [0.2, 0.8])),
+    size: idx.length,
+  }),
+  valBatch: (idx) => ({ x: new Float32Array(4 * idx.length), y: new Float32Array(2), size: 1 }),
+};
+
+Deno.test("distilledSource blends labels and teacher points; validation keeps labels", async () => {
+  await setupBackend("cpu");
+  const teacher = meanTeacher();
+  const src = distilledSource(source, teacher, 0.25);
+  const b = await src.trainBatch([0, 1], createRng(1));
+  // Item 0: teacher (0, 0); item 1: teacher (1, 1).
+  const want = [0.15, 0.6, 0.4, 0.85];
+  want.forEach((v, i) => assert.ok(Math.abs(b.y[i] - v) < 1e-6, `${b.y[i]} vs ${v}`));
+  assert.deepEqual(Array.from(src.valBatch([0]).y), [0, 0]);
+  const before = tf.memory().numTensors;
+  await src.trainBatch([1], createRng(2));
+  assert.equal(tf.memory().numTensors, before);
+  assert.throws(() => distilledSource(source, teacher, 1.5), /in \[0, 1\]/);
+  assert.throws(
+    () => distilledSource({ ...source, inputShape: [3, 3, 1] }, teacher, 0.5),
+    /teacher takes \[2,2,1\]/,
+  );
+  teacher.dispose();
+});
