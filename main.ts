@@ -58,7 +58,7 @@ const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
     --aug default|heavy  augmentation preset (default: ±15°, colour jitter; heavy: ±30°,
                       scale 0.8-1.2, occluding patches, blur, noise)
     --init DIR        start from a model folder's weights (fine-tune, e.g. models/part3)
-    --base N          heatmap U-Net: filters of the first level (16; 8 is the fast model)
+    --base N          heatmap nets: filters of the first level (16); the others scale with it
     --arch A          heatmap architecture: unet (default) or lite (the latency-designed net)
     --teacher DIR     distil: targets blend the labels with this trained model's points
     --teacher-weight X  the teacher's share in the targets (0.5)`;

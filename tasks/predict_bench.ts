@@ -19,7 +19,7 @@
  * says why and the table has no peer entries.
  *
  * ```sh
- * deno task bench:predict [--model part3] [--backend wasm] [--reps 20] [--no-cold] [--no-peer]
+ * deno task bench:predict [--model part3] [--fast part3-fast] [--backend wasm] [--reps 20] [--no-cold] [--no-peer]
  * ```
  *
  * @module
@@ -35,13 +35,16 @@ import type { RgbaImage } from "../lib/image/rgba.ts";
 import { fromRgba, resize, toRgba } from "../lib/image/raster.ts";
 
 const USAGE =
-  `usage: deno task bench:predict [--model part3] [--backend wasm] [--reps 20] [--no-cold] [--no-peer]
-  latency of the keypoint estimator and the face finder (ms, median and p90),
+  `usage: deno task bench:predict [--model part3] [--fast part3-fast] [--backend wasm] [--reps 20]
+                               [--no-cold] [--no-peer]
+  latency of the keypoint estimator and the face finder (ms, median and p90), for the accurate
+  model (--model) and the fast one (--fast; "none" skips its rows),
   next to face-api.js (npm:@vladmandic/face-api) where it is installed;
   --no-cold skips the cold-process row, --no-peer skips face-api.js`;
 
 const { values } = parseOrExit(Deno.args, {
   model: { type: "string", default: "part3" },
+  fast: { type: "string", default: "part3-fast" },
   backend: { type: "string", default: "wasm" },
   reps: { type: "string", default: "20" },
   "no-cold": { type: "boolean", default: false },
@@ -183,6 +186,36 @@ for (const [n, img] of [[1, one], [5, five]] as const) {
   }
 }
 estimator.dispose();
+/** Rows of the fast model that the landmark peers are compared with. */
+const fastOnePass: Row[] = [];
+if (values.fast !== "none") {
+  const fast = await createKeypointEstimator({ model: values.fast, backend });
+  fastOnePass.push(row(
+    `keypoints, one face, one pass, ${values.fast}`,
+    await time(() => fast.estimateFace(photo, speaker)),
+    `${fast.meta.inputWidth}x${fast.meta.inputHeight}, --allow-read only`,
+  ));
+  try {
+    const ort = await createKeypointEstimator({ model: values.fast, engine: "onnxruntime" });
+    row(
+      `keypoints, one face, one pass, ${values.fast}, engine onnxruntime`,
+      await time(() => ort.estimateFace(photo, speaker)),
+      "onnxruntime-node, --allow-ffi",
+    );
+    ort.dispose();
+  } catch (e) {
+    console.error(`onnxruntime rows skipped: ${(e as Error).message}`);
+  }
+  for (const [label, mfs] of [["whole photo only", 0], ["default tiling", undefined]] as const) {
+    const faces = await fast.estimate(one, { minFaceSize: mfs });
+    pipelineRows.push(row(
+      `finder + keypoints, 1024x768, 1 face(s), ${label}, ${values.fast}`,
+      await time(() => fast.estimate(one, { minFaceSize: mfs })),
+      `${faces.length} found`,
+    ));
+  }
+  fast.dispose();
+}
 finder.dispose();
 
 /** The parts of face-api.js (`@vladmandic/face-api` 1.7) used here. */
@@ -287,7 +320,7 @@ async function facePeer(): Promise<void> {
     ),
   ];
   const name = (p: Peer) => ({ ...p, name: `${tag} ${p.name}` });
-  onePass.peers.push(...landmarks.map(name));
+  for (const r of [onePass, ...fastOnePass]) r.peers.push(...landmarks.map(name));
   for (const r of finderRows) r.peers.push(...detectors.map(name));
   for (const r of pipelineRows) r.peers.push(...pipelines.map(name));
 }

@@ -39,6 +39,12 @@ Deno.test("lite net: quarter-resolution logits, trainable layers only, checks", 
     const [, h] = l.outputShape as number[];
     assert.ok(h <= 24, `${l.name} runs at ${h}x${h}`);
   }
+  // The widths scale with base.
+  const wide = buildLiteHeatmapNet({ inputSize: 48, channels: 1, keypoints: 5, base: 24 });
+  assert.equal((wide.getLayer("enc16_down_conv").getConfig() as { filters: number }).filters, 192);
+  assert.equal((wide.getLayer("dec4_mix0_conv").getConfig() as { filters: number }).filters, 72);
+  assert.ok(wide.countParams() > 2 * m.countParams());
+  wide.dispose();
   // Zero-initialised logits: every point starts at the centre.
   const y = tf.tidy(() => (m.predict(tf.randomNormal([2, 48, 48, 1])) as tf.Tensor).dataSync());
   assert.ok(maxDiff(y, new Array(20).fill(0.5)) <= 1e-5);

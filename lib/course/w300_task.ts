@@ -516,7 +516,13 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
   const heatmap = o.head === "heatmap";
   const build = (): tf.LayersModel =>
     lite
-      ? buildLiteHeatmapNet({ inputSize: size, channels: o.channels, keypoints: 68, seed: o.seed })
+      ? buildLiteHeatmapNet({
+        inputSize: size,
+        channels: o.channels,
+        keypoints: 68,
+        base: o.base,
+        seed: o.seed,
+      })
       : heatmap
       ? buildHeatmapUNet({
         inputWidth: size,

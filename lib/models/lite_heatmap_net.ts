@@ -35,6 +35,11 @@ export interface LiteHeatmapNetOptions {
   channels: number;
   /** Number of keypoints K (the model outputs 2K values). */
   keypoints: number;
+  /**
+   * Width of the stem; the defaults of `widths` and `decoder` scale with it
+   * (`[b, 2b, 4b, 8b]` and `[4b, 3b]`). Default 16.
+   */
+  base?: number;
   /** Encoder widths at 1/2, 1/4, 1/8 and 1/16 of the input. Default `[16, 32, 64, 128]`. */
   widths?: [number, number, number, number];
   /** Convs per encoder level at 1/4, 1/8, 1/16 (stride-2 conv included). Default `[2, 2, 3]`. */
@@ -62,9 +67,11 @@ export interface LiteHeatmapNetOptions {
  */
 export function buildLiteHeatmapNet(opts: LiteHeatmapNetOptions): tf.LayersModel {
   const { inputSize: size, channels, keypoints } = opts;
-  const widths = opts.widths ?? [16, 32, 64, 128];
+  const b = opts.base ?? 16;
+  if (!Number.isInteger(b) || b < 1) throw new Error(`base must be a positive integer, got ${b}`);
+  const widths = opts.widths ?? [b, 2 * b, 4 * b, 8 * b];
   const depths = opts.depths ?? [2, 2, 3];
-  const [dec8, dec4] = opts.decoder ?? [64, 48];
+  const [dec8, dec4] = opts.decoder ?? [4 * b, 3 * b];
   const finalConvs = opts.finalConvs ?? 1;
   if (!Number.isInteger(size / 16) || size <= 0) {
     throw new Error(`inputSize must be a positive multiple of 16, got ${size}`);
