@@ -154,11 +154,12 @@ export function createKeypointNet(
   const whole = layout && meta.points.length === layout.names.length &&
     meta.points.every((p, i) => p === i);
   const flipMap = whole ? layout.flip : undefined;
-  const logitsLayer = model.layers.find((l) => l.name === "heatmap_logits");
-  const both = logitsLayer
+  // Heatmap logits: one layer, or one per member of an ensemble (models/ensemble.ts).
+  const logitsLayers = model.layers.filter((l) => /(^|_)heatmap_logits$/.test(l.name));
+  const both = logitsLayers.length > 0
     ? tf.model({
       inputs: model.inputs,
-      outputs: [model.outputs[0], logitsLayer.output as tf.SymbolicTensor],
+      outputs: [model.outputs[0], ...logitsLayers.map((l) => l.output as tf.SymbolicTensor)],
     })
     : undefined;
   const size = meta.inputWidth * meta.inputHeight * meta.channels;
@@ -202,37 +203,35 @@ export function createKeypointNet(
         meta.inputWidth,
         meta.channels,
       );
-      return finish(inputs, n, flip, out, undefined, undefined);
+      return finish(inputs, n, flip, out, [], []);
     }
     const outs = tf.tidy(() =>
       forward(tf.tensor4d(x, [x.length / size, meta.inputHeight, meta.inputWidth, meta.channels]))
     );
-    const [pred, logits] = await Promise.all(outs.map((o) => o.data()));
-    const lshape = outs[1]?.shape;
+    const [pred, ...logits] = await Promise.all(outs.map((o) => o.data() as Promise<Float32Array>));
+    const lshapes = outs.slice(1).map((o) => o.shape);
     tf.dispose(outs);
-    return finish(
-      inputs,
-      n,
-      flip,
-      pred as Float32Array,
-      logits as Float32Array | undefined,
-      lshape,
-    );
+    return finish(inputs, n, flip, pred, logits, lshapes);
   };
   const finish = (
     inputs: { matrix: Affine }[],
     n: number,
     flip: boolean,
     pred: Float32Array,
-    logits: Float32Array | undefined,
-    lshape: number[] | undefined,
+    logits: Float32Array[],
+    lshapes: number[][],
   ): NetResult[] => {
     const k = names.length;
+    // A point's score: its peak mass, averaged over an ensemble's members.
     const scoresOf = (i: number): Float32Array | undefined => {
-      if (!logits || !lshape) return undefined;
-      const [, h, w, c] = lshape;
+      if (logits.length === 0) return undefined;
       const scores = new Float32Array(k);
-      for (let j = 0; j < k; j++) scores[j] = peakMass(logits, w, h, i * h * w * c + j, c);
+      logits.forEach((l, m) => {
+        const [, h, w, c] = lshapes[m];
+        for (let j = 0; j < k; j++) {
+          scores[j] += peakMass(l, w, h, i * h * w * c + j, c) / logits.length;
+        }
+      });
       return scores;
     };
     return inputs.map((input, i) => {

@@ -11,3 +11,4 @@ export * from "./resnet.ts";
 export * from "./unet.ts";
 export * from "./lite_heatmap_net.ts";
 export * from "./location.ts";
+export * from "./ensemble.ts";
