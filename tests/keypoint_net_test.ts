@@ -7,7 +7,13 @@ import { createKeypointEstimator } from "../mod.ts";
 import { IBUG68 } from "../lib/data/layouts.ts";
 import { readImage } from "../lib/image/decode.ts";
 import { mirrorRgba } from "./image_util.ts";
-import { peakMass } from "../lib/infer/keypoint_net.ts";
+import { createKeypointNet, peakMass, peakShare } from "../lib/infer/keypoint_net.ts";
+import { loadModel } from "../lib/infer/keypoint_estimator.ts";
+import { resolveModelLocation } from "../lib/models/location.ts";
+import { compileLean } from "../lib/infer/lean_graph.ts";
+import { fromRgba } from "../lib/image/raster.ts";
+import { faceInput } from "../lib/infer/face_input.ts";
+import { normaliseImageInto } from "../lib/augment/preprocess.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -43,6 +49,41 @@ Deno.test("peakMass: sharp peaks near 1, flat maps low, neighbours count", () =>
   two[0] = 10;
   two[27 * 28 + 27] = 10;
   assert.ok(Math.abs(peakMass(two, 28, 28, 0) - 0.5) < 1e-6);
+});
+
+Deno.test("peakShare of the softmax equals peakMass of the logits", () => {
+  const logits = new Float32Array(6 * 5).map((_, i) => Math.sin(i * 1.7) * 4);
+  const m = Math.max(...logits);
+  const e = logits.map((v) => Math.exp(v - m));
+  const total = e.reduce((a, b) => a + b, 0);
+  const probs = e.map((v) => v / total);
+  assert.ok(Math.abs(peakShare(probs, 5, 6, 0) - peakMass(logits, 5, 6, 0)) < 1e-6);
+});
+
+Deno.test("point scores from the head's maps equal peakMass of the logits (shipped models)", async () => {
+  const img = await readImage(`${ROOT}fixtures/einstein.jpg`);
+  for (const name of ["part3", "part3-fast"]) {
+    const { model, meta } = await loadModel(resolveModelLocation(name));
+    const box = { x: 354, y: 282, w: 84, h: 99 };
+    const [r] = await createKeypointNet(model, meta).run(img, [box]);
+    // The reference: the logits layer's output, scored as before.
+    const input = faceInput(fromRgba(img, 1), box, meta);
+    const x = new Float32Array(112 * 112);
+    normaliseImageInto(input.image, x, 0);
+    const lean = compileLean(model, [
+      model.getLayer("heatmap_logits").output as tf.SymbolicTensor,
+    ])!;
+    const [t] = lean.run(tf.tensor4d(x, [1, 112, 112, 1]));
+    const logits = await t.data();
+    t.dispose();
+    lean.dispose();
+    let worst = 0;
+    for (let j = 0; j < 68; j++) {
+      worst = Math.max(worst, Math.abs(r.scores![j] - peakMass(logits, 28, 28, j, 68)));
+    }
+    assert.ok(worst < 1e-4, `${name}: scores differ by ${worst}`);
+    model.dispose();
+  }
 });
 
 Deno.test("cropping only the needed region gives exactly the whole-image crop", async () => {

@@ -18,6 +18,7 @@ import { fromRgba, type RgbaLike } from "../image/raster.ts";
 import { compose, translation } from "../image/affine.ts";
 import type { OnnxKeypointRunner } from "./onnx_engine.ts";
 import { compileLean } from "./lean_graph.ts";
+import { findSoftArgmax, SoftArgmax2D } from "../head/heatmap.ts";
 import type { Affine } from "../image/affine.ts";
 
 /** The keypoints of one face box. */
@@ -123,13 +124,47 @@ export function peakMass(
     if (v > max) [max, arg] = [v, i];
   }
   let total = 0, near = 0;
+  for (let i = 0, o = offset; i < n; i++, o += stride) total += Math.exp(logits[o] - max);
   const px = arg % width, py = Math.floor(arg / width);
-  for (let i = 0; i < n; i++) {
-    const e = Math.exp(logits[offset + i * stride] - max);
-    total += e;
-    if (Math.abs((i % width) - px) <= 1 && Math.abs(Math.floor(i / width) - py) <= 1) near += e;
+  for (let y = Math.max(0, py - 1); y <= Math.min(height - 1, py + 1); y++) {
+    for (let x = Math.max(0, px - 1); x <= Math.min(width - 1, px + 1); x++) {
+      near += Math.exp(logits[offset + (y * width + x) * stride] - max);
+    }
   }
   return near / total;
+}
+
+/**
+ * {@link peakMass} of a probability map (already a softmax): the mass in the
+ * 3x3 cells around its peak.
+ *
+ * @example
+ * ```ts
+ * import { peakShare } from "./keypoint_net.ts";
+ * const p = new Float32Array(16).fill(0.02);
+ * p[5] = 0.7;
+ * console.log(peakShare(p, 4, 4, 0).toFixed(2)); // 0.86
+ * ```
+ */
+export function peakShare(
+  probs: ArrayLike<number>,
+  width: number,
+  height: number,
+  offset: number,
+  stride = 1,
+): number {
+  let max = -Infinity, arg = 0;
+  for (let i = 0, o = offset; i < width * height; i++, o += stride) {
+    if (probs[o] > max) [max, arg] = [probs[o], i];
+  }
+  const px = arg % width, py = Math.floor(arg / width);
+  let near = 0;
+  for (let y = Math.max(0, py - 1); y <= Math.min(height - 1, py + 1); y++) {
+    for (let x = Math.max(0, px - 1); x <= Math.min(width - 1, px + 1); x++) {
+      near += probs[offset + (y * width + x) * stride];
+    }
+  }
+  return near;
 }
 
 /**
@@ -154,17 +189,32 @@ export function createKeypointNet(
   const whole = layout && meta.points.length === layout.names.length &&
     meta.points.every((p, i) => p === i);
   const flipMap = whole ? layout.flip : undefined;
-  // Heatmap logits: one layer, or one per member of an ensemble (models/ensemble.ts).
-  const logitsLayers = model.layers.filter((l) => /(^|_)heatmap_logits$/.test(l.name));
-  const both = logitsLayers.length > 0
-    ? tf.model({
+  // Point scores: from the probability maps of a plain soft-argmax head (the
+  // softmax the head computes anyway, so no second pass of exponentials
+  // here), else from the heatmap logits: one layer, or one per member of an
+  // ensemble (models/ensemble.ts).
+  const head = findSoftArgmax(model);
+  const mapsHead = head !== null && model.outputs.length === 1 &&
+    model.outputs[0].sourceLayer === head && !head.learnableTemperature &&
+    head.temperature === 1 && !head.outputHeatmaps;
+  const logitsLayers = mapsHead
+    ? []
+    : model.layers.filter((l) => /(^|_)heatmap_logits$/.test(l.name));
+  let both: tf.LayersModel | undefined;
+  if (mapsHead) {
+    const logitsTensor = head.inboundNodes[0].inputTensors[0];
+    const outs = new SoftArgmax2D({ name: "keypoints_and_maps", outputHeatmaps: true })
+      .apply(logitsTensor) as tf.SymbolicTensor[];
+    both = tf.model({ inputs: model.inputs, outputs: outs });
+  } else if (logitsLayers.length > 0) {
+    both = tf.model({
       inputs: model.inputs,
       outputs: [model.outputs[0], ...logitsLayers.map((l) => l.output as tf.SymbolicTensor)],
-    })
-    : undefined;
+    });
+  }
   const size = meta.inputWidth * meta.inputHeight * meta.channels;
   // BatchNorm folded into the convs, conv + BN + ReLU as one kernel (see lean_graph.ts).
-  const lean = onnx ? null : compileLean(model, both ? both.outputs : model.outputs);
+  const lean = onnx ? null : compileLean(both ?? model);
   const forward = (t: tf.Tensor4D): tf.Tensor[] => {
     if (lean) return lean.run(t);
     const o = (both ?? model).predict(t);
@@ -229,7 +279,9 @@ export function createKeypointNet(
       logits.forEach((l, m) => {
         const [, h, w, c] = lshapes[m];
         for (let j = 0; j < k; j++) {
-          scores[j] += peakMass(l, w, h, i * h * w * c + j, c) / logits.length;
+          const at = i * h * w * c + j;
+          const v = mapsHead ? peakShare(l, w, h, at, c) : peakMass(l, w, h, at, c);
+          scores[j] += v / logits.length;
         }
       });
       return scores;
