@@ -16,8 +16,9 @@ import { ensureDir, writeFileAtomic } from "../lib/util/fs_util.ts";
 import { exportOnnxFile } from "../lib/onnx/export.ts";
 
 const USAGE =
-  `usage: deno run -A tasks/ship.ts --run DIR --name NAME [--command "..."] [--notes "..."]
-  copy a run's best model into models/NAME with its model card and ONNX file`;
+  `usage: deno run -A tasks/ship.ts --run DIR --name NAME [--checkpoint best|last] [--command "..."] [--notes "..."]
+  copy a run's best (or last) model into models/NAME with its model card and ONNX file;
+  last: the final epoch, no epoch picked on the validation set`;
 
 const TERMS: Record<string, string> = {
   imm58:
@@ -36,7 +37,12 @@ const { values } = parseOrExit(Deno.args, {
   name: { type: "string" },
   command: { type: "string", default: "" },
   notes: { type: "string", default: "" },
+  checkpoint: { type: "string", default: "best" },
 }, USAGE);
+if (values.checkpoint !== "best" && values.checkpoint !== "last") {
+  console.error(`error: --checkpoint: use best or last, got "${values.checkpoint}"\n${USAGE}`);
+  Deno.exit(2);
+}
 if (!values.run || !values.name) {
   console.error("usage: tasks/ship.ts --run DIR --name NAME [--command TEXT] [--notes TEXT]");
   Deno.exit(2);
@@ -46,7 +52,10 @@ await tf.setBackend("cpu");
 const dest = `models/${values.name}`;
 await ensureDir(dest);
 for (const f of ["weights.bin", "model.json"]) {
-  await writeFileAtomic(`${dest}/${f}`, await Deno.readFile(`${values.run}/best/${f}`));
+  await writeFileAtomic(
+    `${dest}/${f}`,
+    await Deno.readFile(`${values.run}/${values.checkpoint}/${f}`),
+  );
 }
 const { bytes: onnxBytes } = await exportOnnxFile(dest, `${dest}/model.onnx`);
 const json = JSON.parse(await Deno.readTextFile(`${dest}/model.json`));
@@ -56,7 +65,22 @@ const history = (await Deno.readTextFile(`${values.run}/metrics.jsonl`)).trim().
   .map((l) => JSON.parse(l));
 const weightBytes = (await Deno.stat(`${dest}/weights.bin`)).size;
 const params = weightBytes / 4;
-const rows = Object.entries(summary).map(([k, v]) =>
+// The last epoch's own record when shipping `last` (the summary describes `best`).
+const last = history[history.length - 1];
+const shown = values.checkpoint === "last"
+  ? {
+    backend: summary.backend,
+    model: summary.model,
+    trainFaces: summary.trainFaces,
+    valFaces: summary.valFaces,
+    epoch: last.epoch,
+    nmePercent: last.nme * 100,
+    failureRatePercent: last.fr8 * 100,
+    maePixels: last.maePx,
+    imagesPerSec: last.imagesPerSec,
+  }
+  : summary;
+const rows = Object.entries(shown).map(([k, v]) =>
   `| ${k} | ${typeof v === "number" ? +v.toPrecision(5) : v} |`
 );
 const card = `# Model card: ${values.name}
@@ -89,7 +113,11 @@ ${values.command}
 
 ${values.notes}
 
-## Results (best validation epoch ${summary.bestEpoch})
+## Results (${
+  values.checkpoint === "last"
+    ? `last epoch, ${last.epoch}`
+    : `best validation epoch ${summary.bestEpoch}`
+})
 
 | metric | value |
 | --- | --- |
