@@ -12,6 +12,7 @@ import { folderSaver, loadModelFolder, type ModelMeta } from "../lib/models/chec
 import { compileLean } from "../lib/infer/lean_graph.ts";
 import { createKeypointNet } from "../lib/infer/keypoint_net.ts";
 import { tfjsToOnnx } from "../lib/onnx/convert.ts";
+import { randomizeWeights } from "./model_test_util.ts";
 import "../lib/onnx/heatmap_onnx.ts"; // registers the SoftArgmax2D converter
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
@@ -23,22 +24,7 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 /** A small lite net with random weights (logits too, so points move off the centre). */
 function member(seed: number): tf.LayersModel {
   const m = buildLiteHeatmapNet({ inputSize: 32, channels: 1, keypoints: 3, base: 4, seed });
-  let s = seed * 100;
-  for (const layer of m.layers) {
-    if (layer.weights.length === 0) continue;
-    layer.setWeights(
-      layer.getWeights().map((w, i) => {
-        const positive = /moving_variance|gamma/.test(layer.weights[i].originalName);
-        return tf.randomUniform(
-          w.shape,
-          positive ? 0.5 : -0.5,
-          positive ? 1.5 : 0.5,
-          "float32",
-          s++,
-        );
-      }),
-    );
-  }
+  randomizeWeights(m, seed * 100, 0.5);
   return m;
 }
 

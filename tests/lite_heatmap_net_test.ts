@@ -9,6 +9,7 @@ import { setupBackend } from "../lib/backends/backend.ts";
 import { findSoftArgmax, SoftArgmax2D } from "../lib/head/heatmap.ts";
 import { compileLean } from "../lib/infer/lean_graph.ts";
 import { buildLiteHeatmapNet } from "../lib/models/lite_heatmap_net.ts";
+import { randomizeWeights } from "./model_test_util.ts";
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   let m = 0;
@@ -66,23 +67,7 @@ Deno.test("lite net: quarter-resolution logits, trainable layers only, checks", 
 Deno.test("lite net: the lean path folds every conv and equals predict", async () => {
   await setupBackend("wasm");
   const m = buildLiteHeatmapNet({ inputSize: 32, channels: 1, keypoints: 4, seed: 2 });
-  let s = 10;
-  for (const layer of m.layers) {
-    if (layer.weights.length === 0) continue;
-    layer.setWeights(
-      layer.getWeights().map((w, i) => {
-        const name = layer.weights[i].originalName;
-        const positive = name.endsWith("moving_variance") || name.endsWith("gamma");
-        return tf.randomUniform(
-          w.shape,
-          positive ? 0.5 : -0.3,
-          positive ? 1.5 : 0.3,
-          "float32",
-          s++,
-        );
-      }),
-    );
-  }
+  randomizeWeights(m, 10);
   const convs = m.layers.filter((l) => l.getClassName() === "Conv2D").length;
   const lean = compileLean(m)!;
   assert.equal(lean.folded, convs - 1); // all but the logits conv (no BN after it)

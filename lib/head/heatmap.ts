@@ -270,6 +270,40 @@ export class SoftArgmax2D extends tf.layers.Layer {
 tf.serialization.registerClass(SoftArgmax2D);
 
 /**
+ * The heatmap head on a feature map: a 1x1 conv to one logit map per
+ * keypoint (`heatmap_logits`, zero kernel and bias, so every map starts
+ * uniform and every point at the centre) and the soft-argmax layer
+ * `keypoints` -> `[N, 2K]` normalised coordinates.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { heatmapHead } from "./heatmap.ts";
+ * const features = tf.input({ shape: [8, 8, 4] });
+ * console.log(heatmapHead(features, 5).shape); // [null, 10]
+ * ```
+ */
+export function heatmapHead(
+  features: tf.SymbolicTensor,
+  keypoints: number,
+  opts: { temperature?: number; learnableTemperature?: boolean } = {},
+): tf.SymbolicTensor {
+  const logits = tf.layers.conv2d({
+    name: "heatmap_logits",
+    filters: keypoints,
+    kernelSize: 1,
+    padding: "same",
+    kernelInitializer: "zeros",
+    biasInitializer: "zeros",
+  }).apply(features) as tf.SymbolicTensor;
+  return new SoftArgmax2D({
+    name: "keypoints",
+    temperature: opts.temperature ?? 1,
+    learnableTemperature: opts.learnableTemperature ?? false,
+  }).apply(logits) as tf.SymbolicTensor;
+}
+
+/**
  * The (last) {@link SoftArgmax2D} layer of a model, or null.
  *
  * @example

@@ -23,7 +23,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { SoftArgmax2D } from "../head/heatmap.ts";
+import { heatmapHead } from "../head/heatmap.ts";
 
 type SymbolicTensor = tf.SymbolicTensor;
 
@@ -126,14 +126,6 @@ export function buildLiteHeatmapNet(opts: LiteHeatmapNetOptions): tf.LayersModel
   let x = cbr(merge(s16, s8, dec8, "dec8"), dec8, "dec8_mix");
   x = merge(x, s4, dec4, "dec4");
   for (let i = 0; i < finalConvs; i++) x = cbr(x, dec4, `dec4_mix${i}`);
-  const logits = tf.layers.conv2d({
-    name: "heatmap_logits",
-    filters: keypoints,
-    kernelSize: 1,
-    padding: "same",
-    kernelInitializer: "zeros",
-    biasInitializer: "zeros",
-  }).apply(x) as SymbolicTensor;
-  const coords = new SoftArgmax2D({ name: "keypoints" }).apply(logits) as SymbolicTensor;
+  const coords = heatmapHead(x, keypoints);
   return tf.model({ inputs: input, outputs: coords, name: opts.name ?? "lite_heatmap" });
 }

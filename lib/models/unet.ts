@@ -2,7 +2,7 @@
  * Pixel U-Net heatmap keypoint model: an encoder-decoder with skip
  * connections whose last 1x1 conv gives one logit map per keypoint, turned
  * into `[N, 2K]` normalised coordinates by the soft-argmax layer
- * ({@link SoftArgmax2D}), the same output as the regression models.
+ * (`SoftArgmax2D`), the same output as the regression models.
  *
  * Only layers whose training kernels exist on webgpu, wasm (with
  * `lib/backends/wasm_kernels.ts`) and cpu: Conv2D, BatchNormalization, ReLU,
@@ -16,7 +16,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { SoftArgmax2D } from "../head/heatmap.ts";
+import { heatmapHead } from "../head/heatmap.ts";
 
 type SymbolicTensor = tf.SymbolicTensor;
 type Initializer = ReturnType<typeof tf.initializers.zeros>;
@@ -177,18 +177,9 @@ export function buildHeatmapUNet(opts: HeatmapUNetOptions): tf.LayersModel {
       .apply([x, skips[l]]) as SymbolicTensor;
     x = block(x, filters, `dec${l}`);
   }
-  const logits = tf.layers.conv2d({
-    name: "heatmap_logits",
-    filters: keypoints,
-    kernelSize: 1,
-    padding: "same",
-    kernelInitializer: "zeros",
-    biasInitializer: "zeros",
-  }).apply(x) as SymbolicTensor;
-  const coords = new SoftArgmax2D({
-    name: "keypoints",
-    temperature: opts.temperature ?? 1,
-    learnableTemperature: opts.learnableTemperature ?? false,
-  }).apply(logits) as SymbolicTensor;
+  const coords = heatmapHead(x, keypoints, {
+    temperature: opts.temperature,
+    learnableTemperature: opts.learnableTemperature,
+  });
   return tf.model({ inputs: input, outputs: coords, name: opts.name ?? "heatmap_unet" });
 }
