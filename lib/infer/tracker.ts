@@ -4,7 +4,10 @@
  * frame, every `detectEvery` frames, or when every track is lost. Tracks
  * keep stable ids; keypoints are smoothed by a One-Euro filter per track
  * (on by default here, off in `estimate`). A track ends when its face
- * leaves the frame or its keypoints lose confidence.
+ * leaves the frame, its keypoints lose confidence, or two finder passes in
+ * a row find no face where it is (a crop that lost its face, say to a fast
+ * move or an empty part of the frame, can still look face-like to the
+ * keypoint model; the finder is the judge of faces).
  *
  * @module
  */
@@ -50,6 +53,8 @@ interface Track {
   id: number;
   box: Box;
   filter?: OneEuroFilter;
+  /** Finder passes in a row that found no face where this track is. */
+  misses?: number;
 }
 
 /** Whether most of `box` lies outside a `w` x `h` frame. */
@@ -96,7 +101,7 @@ export function createTracker(estimator: KeypointEstimator, options: TrackerOpti
       const faces: Face[] = tracks.length
         ? await estimator.estimate(frame, { ...eo, boxes: tracks.map((tr) => toFaceBox(tr.box)) })
         : [];
-      const kept: { track: Track; face: Face }[] = [];
+      let kept: { track: Track; face: Face }[] = [];
       faces.forEach((face, i) => { // given boxes come back in track order
         const mean = face.keypoints.reduce((s, k) => s + (k.score ?? 1), 0) / face.keypoints.length;
         const box = keypointBox(face.keypoints);
@@ -106,9 +111,17 @@ export function createTracker(estimator: KeypointEstimator, options: TrackerOpti
       if (detect) {
         detections++;
         const found = await estimator.estimate(frame, { ...eo, box: undefined, boxes: undefined });
-        for (const f of found) {
-          const same = kept.find((k) => iou(toFaceBox(keypointBox(k.face.keypoints)), f.box) > 0.3);
-          if (same) continue; // already tracked
+        // A found face overlapping a track's keypoints is that track's face;
+        // a track where two finder passes in a row see none ends, and the
+        // other faces start tracks.
+        const tracked = kept.map((k) => toFaceBox(keypointBox(k.face.keypoints)));
+        const match = found.map((f) => tracked.findIndex((b) => iou(b, f.box) > 0.3));
+        kept = kept.filter((k, i) => {
+          k.track = { ...k.track, misses: match.includes(i) ? 0 : (k.track.misses ?? 0) + 1 };
+          return k.track.misses! < 2; // one miss is forgiven: the finder is not perfect
+        });
+        const unmatched = found.filter((_, j) => match[j] < 0);
+        for (const f of unmatched) {
           kept.push({
             track: { id: nextId++, box: fromFaceBox(f.box), filter: newFilter() },
             face: f,
