@@ -49,5 +49,8 @@ Deno.test("distilledSource blends labels and teacher points; validation keeps la
     () => distilledSource({ ...source, inputShape: [3, 3, 1] }, teacher, 0.5),
     /teacher takes \[2,2,1\]/,
   );
+  const held = tf.memory().numTensors;
+  src.dispose();
+  assert.ok(tf.memory().numTensors <= held);
   teacher.dispose();
 });

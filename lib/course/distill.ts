@@ -18,7 +18,8 @@ import type { Batch, BatchSource } from "../train/loop.ts";
 
 /**
  * Wraps `source` so each training batch's targets are blended with
- * `teacher`'s predictions on the same inputs. The teacher must take the
+ * `teacher`'s predictions on the same inputs; `dispose` frees what the
+ * wrapper allocated. The teacher must take the
  * source's input shape and give its number of outputs.
  *
  * @param weight The teacher's share in the targets, in [0, 1].
@@ -32,7 +33,7 @@ export function distilledSource(
   source: BatchSource,
   teacher: tf.LayersModel,
   weight: number,
-): BatchSource {
+): BatchSource & { dispose(): void } {
   if (!(weight >= 0 && weight <= 1)) {
     throw new Error(`teacher weight must be in [0, 1], got ${weight}`);
   }
@@ -58,6 +59,10 @@ export function distilledSource(
       const y = new Float32Array(b.y.length);
       for (let i = 0; i < y.length; i++) y[i] = (1 - weight) * b.y[i] + weight * p[i];
       return { ...b, y };
+    },
+    /** Frees the teacher's folded weights (not the teacher). */
+    dispose() {
+      lean?.dispose();
     },
   };
 }

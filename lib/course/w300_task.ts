@@ -490,9 +490,10 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
   const aug = o.augment === "heavy" ? HEAVY_AUGMENT : DEFAULT_AUGMENT;
   let source = faceSource(trainFaces, valFaces, size, o.channels, o.jitter, aug);
   let teacher: tf.LayersModel | undefined;
+  let distilled: ReturnType<typeof distilledSource> | undefined;
   if (o.teacher) {
     teacher = (await loadModelFolder(o.teacher)).model;
-    source = distilledSource(source, teacher, o.teacherWeight ?? 0.5);
+    source = distilled = distilledSource(source, teacher, o.teacherWeight ?? 0.5);
     console.log(`distilling from ${o.teacher} (teacher weight ${o.teacherWeight ?? 0.5})`);
   }
   // Loader throughput (augmented batches, no training).
@@ -569,6 +570,7 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
     },
   });
   const trainSeconds = (performance.now() - ts) / 1000;
+  distilled?.dispose();
   teacher?.dispose();
   const { model: best } = await loadModelFolder(`${o.out}/best`);
   const { pred } = await predictAll(best, source);
