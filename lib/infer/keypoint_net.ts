@@ -117,21 +117,46 @@ export function peakMass(
   offset: number,
   stride = 1,
 ): number {
-  const n = width * height;
-  let max = -Infinity, arg = 0;
-  for (let i = 0; i < n; i++) {
-    const v = logits[offset + i * stride];
-    if (v > max) [max, arg] = [v, i];
-  }
-  let total = 0, near = 0;
-  for (let i = 0, o = offset; i < n; i++, o += stride) total += Math.exp(logits[o] - max);
-  const px = arg % width, py = Math.floor(arg / width);
-  for (let y = Math.max(0, py - 1); y <= Math.min(height - 1, py + 1); y++) {
-    for (let x = Math.max(0, px - 1); x <= Math.min(width - 1, px + 1); x++) {
-      near += Math.exp(logits[offset + (y * width + x) * stride] - max);
-    }
+  const { max, near } = aroundPeak(
+    logits,
+    width,
+    height,
+    offset,
+    stride,
+    (v, m) => Math.exp(v - m),
+  );
+  let total = 0;
+  for (let i = 0, o = offset; i < width * height; i++, o += stride) {
+    total += Math.exp(logits[o] - max);
   }
   return near / total;
+}
+
+/**
+ * The largest of a map's `width * height` values (at `offset`, every
+ * `stride`) and the sum of `f(value, max)` over the 3x3 cells around it
+ * (fewer at the border).
+ */
+function aroundPeak(
+  values: ArrayLike<number>,
+  width: number,
+  height: number,
+  offset: number,
+  stride: number,
+  f: (v: number, max: number) => number,
+): { max: number; near: number } {
+  let max = -Infinity, arg = 0;
+  for (let i = 0, o = offset; i < width * height; i++, o += stride) {
+    if (values[o] > max) [max, arg] = [values[o], i];
+  }
+  const px = arg % width, py = Math.floor(arg / width);
+  let near = 0;
+  for (let y = Math.max(0, py - 1); y <= Math.min(height - 1, py + 1); y++) {
+    for (let x = Math.max(0, px - 1); x <= Math.min(width - 1, px + 1); x++) {
+      near += f(values[offset + (y * width + x) * stride], max);
+    }
+  }
+  return { max, near };
 }
 
 /**
@@ -153,18 +178,7 @@ export function peakShare(
   offset: number,
   stride = 1,
 ): number {
-  let max = -Infinity, arg = 0;
-  for (let i = 0, o = offset; i < width * height; i++, o += stride) {
-    if (probs[o] > max) [max, arg] = [probs[o], i];
-  }
-  const px = arg % width, py = Math.floor(arg / width);
-  let near = 0;
-  for (let y = Math.max(0, py - 1); y <= Math.min(height - 1, py + 1); y++) {
-    for (let x = Math.max(0, px - 1); x <= Math.min(width - 1, px + 1); x++) {
-      near += probs[offset + (y * width + x) * stride];
-    }
-  }
-  return near;
+  return aroundPeak(probs, width, height, offset, stride, (v) => v).near;
 }
 
 /**
