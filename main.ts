@@ -60,6 +60,7 @@ const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
     --init DIR        start from a model folder's weights (fine-tune, e.g. models/part3)
     --base N          heatmap nets: filters of the first level (16); the others scale with it
     --arch A          heatmap architecture: unet (default) or lite (the latency-designed net)
+    --fine-skip       lite net: also feed the 1/2-resolution stem into the 1/4 decoder
     --teacher DIR     distil: targets blend the labels with this trained model's points
     --teacher-weight X  the teacher's share in the targets (0.5)`;
 
@@ -164,6 +165,7 @@ async function trainPart3(args: string[]): Promise<void> {
     init: { type: "string" },
     base: { type: "string" },
     arch: { type: "string", default: "unet" },
+    "fine-skip": { type: "boolean", default: false },
     teacher: { type: "string" },
     "teacher-weight": { type: "string" },
   }, TRAIN_USAGE);
@@ -212,6 +214,7 @@ async function trainPart3(args: string[]): Promise<void> {
     init: values.init,
     base: num(values.base, 16, "base"),
     arch: values.arch as "unet" | "lite",
+    fineSkip: values["fine-skip"],
     teacher: values.teacher,
     teacherWeight: values["teacher-weight"] === "0"
       ? 0

@@ -122,11 +122,19 @@ Deno.test({
   name: "lite heatmap net: onnxruntime-node matches tfjs",
   ignore: ort === null,
   fn: async () => {
-    const m = buildLiteHeatmapNet({ inputSize: 32, channels: 1, keypoints: 3, seed: 4 });
-    randomize(m, 400);
-    const d = await parity(m, 4);
-    assert.ok(d <= TOL, `max |diff| ${d}`);
-    m.dispose();
+    for (const fineSkip of [false, true]) {
+      const m = buildLiteHeatmapNet({
+        inputSize: 32,
+        channels: 1,
+        keypoints: 3,
+        seed: 4,
+        fineSkip,
+      });
+      randomize(m, 400);
+      const d = await parity(m, 4);
+      assert.ok(d <= TOL, `fineSkip ${fineSkip}: max |diff| ${d}`);
+      m.dispose();
+    }
   },
 });
 

@@ -66,21 +66,41 @@ Deno.test("lite net: quarter-resolution logits, trainable layers only, checks", 
 
 Deno.test("lite net: the lean path folds every conv and equals predict", async () => {
   await setupBackend("wasm");
-  const m = buildLiteHeatmapNet({ inputSize: 32, channels: 1, keypoints: 4, seed: 2 });
-  randomizeWeights(m, 10);
-  const convs = m.layers.filter((l) => l.getClassName() === "Conv2D").length;
-  const lean = compileLean(m)!;
-  assert.equal(lean.folded, convs - 1); // all but the logits conv (no BN after it)
-  const x = tf.randomUniform([2, 32, 32, 1], -0.5, 0.5, "float32", 1) as tf.Tensor4D;
-  const before = tf.memory().numTensors;
-  const [a] = lean.run(x);
-  const b = m.predict(x) as tf.Tensor;
-  assert.ok(maxDiff(await a.data(), await b.data()) <= 1e-4);
-  tf.dispose([a, b]);
-  assert.equal(tf.memory().numTensors, before);
-  lean.dispose();
-  x.dispose();
+  for (const fineSkip of [false, true]) {
+    const m = buildLiteHeatmapNet({ inputSize: 32, channels: 1, keypoints: 4, seed: 2, fineSkip });
+    randomizeWeights(m, 10);
+    const convs = m.layers.filter((l) => l.getClassName() === "Conv2D").length;
+    const lean = compileLean(m)!;
+    assert.equal(lean.folded, convs - 1); // all but the logits conv (no BN after it)
+    const x = tf.randomUniform([2, 32, 32, 1], -0.5, 0.5, "float32", 1) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    const [a] = lean.run(x);
+    const b = m.predict(x) as tf.Tensor;
+    assert.ok(maxDiff(await a.data(), await b.data()) <= 1e-4, `fineSkip ${fineSkip}`);
+    tf.dispose([a, b]);
+    assert.equal(tf.memory().numTensors, before);
+    lean.dispose();
+    x.dispose();
+    m.dispose();
+  }
+});
+
+Deno.test("lite net: the fine skip adds a 2x2 stride-2 view of the stem", async () => {
+  await setupBackend("cpu");
+  const m = buildLiteHeatmapNet({ inputSize: 48, channels: 1, keypoints: 5, fineSkip: true });
+  const conv = m.getLayer("dec4_fine_conv").getConfig() as {
+    kernelSize: number[];
+    strides: number[];
+    filters: number;
+  };
+  assert.deepEqual([conv.kernelSize, conv.strides, conv.filters], [[2, 2], [2, 2], 48]);
+  assert.deepEqual(m.getLayer("dec4_fine_conv").outputShape, [null, 12, 12, 48]);
+  // The stem feeds both the encoder and the fine skip.
+  assert.equal(m.getLayer("stem_relu").outboundNodes.length, 2);
+  const plain = buildLiteHeatmapNet({ inputSize: 48, channels: 1, keypoints: 5 });
+  assert.equal(m.countParams() - plain.countParams(), 4 * 16 * 48 + 4 * 48);
   m.dispose();
+  plain.dispose();
 });
 
 Deno.test("lite net: Adam steps on wasm reduce the loss, no tensor leaks", async () => {

@@ -110,6 +110,8 @@ export interface Part3Options {
   base?: number;
   /** Heatmap architecture: the U-Net (default) or the latency-designed lite net. */
   arch?: "unet" | "lite";
+  /** Lite net: add the stem's 1/2-resolution features into the 1/4 decoder. */
+  fineSkip?: boolean;
   /** Distil from this trained model folder (same input and points; see `distill.ts`). */
   teacher?: string;
   /** The teacher's share in the training targets (default 0.5). */
@@ -474,7 +476,7 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
   };
   const lite = o.head === "heatmap" && o.arch === "lite";
   const modelName = lite
-    ? `lite-heatmap-${size}`
+    ? `lite${o.fineSkip ? "-fine" : ""}-heatmap-${size}`
     : o.head === "heatmap"
     ? `unet${(o.base ?? 16) !== 16 ? `${o.base}` : ""}-heatmap-${size}`
     : `resnet${o.depth}${o.bottleneckWidth > 1 ? `-wide${o.bottleneckWidth}` : ""}` +
@@ -522,6 +524,7 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
         channels: o.channels,
         keypoints: 68,
         base: o.base,
+        fineSkip: o.fineSkip,
         seed: o.seed,
       })
       : heatmap

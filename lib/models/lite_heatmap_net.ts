@@ -12,7 +12,10 @@
  *   1/16), and the cheap coarse levels get the extra depth;
  * - an FPN-style decoder: 1x1 conv to the decoder width at the coarse level,
  *   nearest 2x up-sampling, added to a 1x1 projection of the encoder's skip
- *   (an Add, not a Concatenate), then 3x3 convs.
+ *   (an Add, not a Concatenate), then 3x3 convs;
+ * - optionally (`fineSkip`) the stem's half-resolution features reach the
+ *   quarter-resolution decoder too, through a 2x2 stride-2 conv (a learned
+ *   space-to-depth: detail finer than one heatmap cell, for eyes and brows).
  *
  * Every conv is conv-BN-ReLU without a conv bias, so the lean inference path
  * (`lib/infer/lean_graph.ts`) folds each into one fused kernel. Only layers
@@ -48,6 +51,12 @@ export interface LiteHeatmapNetOptions {
   decoder?: [number, number];
   /** 3x3 convs of the decoder at 1/4. Default 1. */
   finalConvs?: number;
+  /**
+   * Also add the stem's 1/2-resolution features into the 1/4 decoder through
+   * a 2x2 stride-2 conv (each 2x2 block of the stem seen at once, so detail
+   * finer than a quarter-resolution cell reaches the heatmaps). Default false.
+   */
+  fineSkip?: boolean;
   /** Seed for the weight initialisers. */
   seed?: number;
   /** Model name. Default `"lite_heatmap"`. */
@@ -125,6 +134,10 @@ export function buildLiteHeatmapNet(opts: LiteHeatmapNetOptions): tf.LayersModel
   const s16 = level(s8, widths[3], depths[2], "enc16");
   let x = cbr(merge(s16, s8, dec8, "dec8"), dec8, "dec8_mix");
   x = merge(x, s4, dec4, "dec4");
+  if (opts.fineSkip) {
+    const fine = cbr(s2, dec4, "dec4_fine", 2, 2);
+    x = tf.layers.add({ name: "dec4_fine_add" }).apply([x, fine]) as SymbolicTensor;
+  }
   for (let i = 0; i < finalConvs; i++) x = cbr(x, dec4, `dec4_mix${i}`);
   const coords = heatmapHead(x, keypoints);
   return tf.model({ inputs: input, outputs: coords, name: opts.name ?? "lite_heatmap" });
