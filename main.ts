@@ -55,8 +55,9 @@ const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
     --wide            Wide-ResNet-50-2 (bottleneck width x2)
     --box-scale X     box enlargement per side (0.25)   --jitter X  box jitter (0.05)
     --loss smoothl1|mse (smoothl1)  --warmup N (1)  --decay cosine|step|constant (cosine)
-    --aug default|heavy  augmentation preset (default: ±15°, colour jitter; heavy: ±30°,
-                      scale 0.8-1.2, occluding patches, blur, noise)
+    --aug default|heavy|degrade  augmentation preset (default: ±15°, colour jitter; heavy:
+                      ±30°, scale 0.8-1.2, occluding patches, blur, noise; degrade: the default
+                      plus the occluding patches, blur and noise)
     --init DIR        start from a model folder's weights (fine-tune, e.g. models/part3)
     --base N          heatmap nets: filters of the first level (16); the others scale with it
     --arch A          heatmap architecture: unet (default) or lite (the latency-designed net)
@@ -172,8 +173,8 @@ async function trainPart3(args: string[]): Promise<void> {
   if (values.arch !== "unet" && values.arch !== "lite") {
     throw new Error(`--arch: use unet or lite, got "${values.arch}"`);
   }
-  if (values.aug !== "default" && values.aug !== "heavy") {
-    throw new Error(`--aug: use default or heavy, got "${values.aug}"`);
+  if (!["default", "heavy", "degrade"].includes(values.aug!)) {
+    throw new Error(`--aug: use default, heavy or degrade, got "${values.aug}"`);
   }
   const depth = num(values.depth, 18, "depth");
   if (![18, 34, 50].includes(depth)) throw new Error(`--depth: use 18, 34 or 50`);
@@ -210,7 +211,7 @@ async function trainPart3(args: string[]): Promise<void> {
     quiet: values.quiet,
     check: !values["no-check"],
     workers: parseWorkers(values.workers!, batch),
-    augment: values.aug as "default" | "heavy",
+    augment: values.aug as "default" | "heavy" | "degrade",
     init: values.init,
     base: num(values.base, 16, "base"),
     arch: values.arch as "unet" | "lite",

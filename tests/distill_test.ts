@@ -49,6 +49,23 @@ Deno.test("distilledSource blends labels and teacher points; validation keeps la
     () => distilledSource({ ...source, inputShape: [3, 3, 1] }, teacher, 0.5),
     /teacher takes \[2,2,1\]/,
   );
+  // A source that degrades its inputs: the teacher reads the clean ones, and
+  // the blended batch no longer carries them.
+  const degrading: BatchSource = {
+    ...source,
+    trainBatch: (idx) => ({
+      x: new Float32Array(4 * idx.length).fill(9),
+      clean: new Float32Array(idx.flatMap((i) => [i, i, i, i])),
+      y: new Float32Array(idx.flatMap(() => [0.2, 0.8])),
+      size: idx.length,
+    }),
+  };
+  const dsrc = distilledSource(degrading, teacher, 0.25);
+  const d = await dsrc.trainBatch([0, 1], createRng(1));
+  want.forEach((v, i) => assert.ok(Math.abs(d.y[i] - v) < 1e-6, `${d.y[i]} vs ${v}`));
+  assert.equal(d.x[0], 9);
+  assert.equal(d.clean, undefined);
+  dsrc.dispose();
   const held = tf.memory().numTensors;
   src.dispose();
   assert.ok(tf.memory().numTensors <= held);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { setupBackend } from "../lib/backends/backend.ts";
-import { DEFAULT_AUGMENT } from "../lib/augment/augment.ts";
+import { DEFAULT_AUGMENT, DEGRADE_AUGMENT } from "../lib/augment/augment.ts";
 import {
   augmentFace,
   evaluateFolder,
@@ -90,6 +90,29 @@ Deno.test("augmented training crops keep a drawn dot under its keypoint", () => 
     );
     assert.equal(IBUG68.flip[30], 30);
   }
+});
+
+Deno.test("augmentFace with the degrade preset keeps the undegraded image as clean", () => {
+  const w = 120, h = 100;
+  const data = Float32Array.from({ length: w * h }, (_, i) => 40 + (i % 97));
+  const sample = {
+    name: "g",
+    group: "g",
+    image: { data, width: w, height: h, channels: 1 },
+    points: face(60, 50, 25),
+  };
+  const prepared = prepareTrainFace(sample, meta);
+  let changed = 0;
+  for (let t = 0; t < 12; t++) {
+    // Same seed: the degrade preset draws the same warp and colours first.
+    const a = augmentFace(prepared, 48, createRng(t), DEGRADE_AUGMENT, 0.05);
+    const b = augmentFace(prepared, 48, createRng(t), DEFAULT_AUGMENT, 0.05);
+    assert.deepEqual(a.points, b.points);
+    assert.deepEqual(a.clean.data, b.image.data);
+    assert.deepEqual(b.clean.data, b.image.data);
+    if (a.image.data.some((v, i) => Math.abs(v - a.clean.data[i]) > 1e-3)) changed++;
+  }
+  assert.ok(changed >= 6, `${changed} of 12 degraded`);
 });
 
 Deno.test("faceMetrics: perfect predictions give zero error in original pixels", () => {

@@ -81,6 +81,23 @@ export const HEAVY_AUGMENT: AugmentOptions = {
 };
 
 /**
+ * The default geometry and colour jitter plus occluding patches, blur and
+ * noise ({@link DEFAULT_DEGRADE}): robustness to hands, hair and poor
+ * photos without the heavy preset's stronger rotations and scales (a
+ * fine-tuning stage keeps the geometry the model was trained on).
+ *
+ * @example
+ * ```ts
+ * import { DEGRADE_AUGMENT } from "./augment.ts";
+ * console.log(DEGRADE_AUGMENT.rotationDeg, DEGRADE_AUGMENT.degrade !== undefined); // 15 true
+ * ```
+ */
+export const DEGRADE_AUGMENT: AugmentOptions = {
+  ...DEFAULT_AUGMENT,
+  degrade: DEFAULT_DEGRADE,
+};
+
+/**
  * Mirror about the vertical centre line of a `width`-wide image, in
  * continuous coordinates.
  *

@@ -3,7 +3,10 @@
  * augmented training batch and the student learns a blend of the labels and
  * the teacher's points, `(1 - w) * label + w * teacher`. The teacher's points
  * are smoother than hand labels (300-W's jaw points are noisy) and carry its
- * reading of each augmented image; validation still uses the labels.
+ * reading of each augmented image; validation still uses the labels. When
+ * the source degrades its inputs (occluding patches, blur, noise) and hands
+ * over the images before that (`Batch.clean`), the teacher sees those: a
+ * hidden point is taught where it is, not where an occluded teacher guesses.
  *
  * The teacher runs on the main thread before each step (through the lean
  * inference graph, BatchNorm folded), so it works with data-parallel
@@ -52,8 +55,8 @@ export function distilledSource(
   return {
     ...source,
     async trainBatch(indices, rng): Promise<Batch> {
-      const b = await source.trainBatch(indices, rng);
-      const t = tf.tidy(() => forward(tf.tensor4d(b.x, [b.size, h, w, c])));
+      const { clean, ...b } = await source.trainBatch(indices, rng);
+      const t = tf.tidy(() => forward(tf.tensor4d(clean ?? b.x, [b.size, h, w, c])));
       const p = await t.data();
       t.dispose();
       const y = new Float32Array(b.y.length);

@@ -14,6 +14,7 @@ import {
   type AugmentOptions,
   colourJitter,
   DEFAULT_AUGMENT,
+  DEGRADE_AUGMENT,
   HEAVY_AUGMENT,
   permutePoints,
   randomAffine,
@@ -102,8 +103,11 @@ export interface Part3Options {
   workers?: number | "auto";
   /** ResNet regression or the heatmap U-Net with soft-argmax. */
   head?: "regression" | "heatmap";
-  /** Augmentation preset: `default` (±15°, colour jitter) or `heavy` (see `HEAVY_AUGMENT`). */
-  augment?: "default" | "heavy";
+  /**
+   * Augmentation preset: `default` (±15°, colour jitter), `heavy` (see
+   * `HEAVY_AUGMENT`) or `degrade` (default plus occlusion, blur and noise).
+   */
+  augment?: "default" | "heavy" | "degrade";
   /** Start from this model folder's weights (same architecture) instead of a fresh init. */
   init?: string;
   /** Heatmap U-Net: filters of the first level (default 16). */
@@ -189,7 +193,8 @@ export function prepareTrainFace(s: Sample, meta: ModelMeta): PreparedFace {
 /**
  * Draws one augmented training input from a context crop: jittered box,
  * random rotation/scale/translation/flip about the centre and colour
- * jitter, in a single warp.
+ * jitter, in a single warp, then the preset's degradations (`clean` is the
+ * image before them).
  *
  * @example
  * ```ts ignore
@@ -202,7 +207,7 @@ export function augmentFace(
   rng: Rng,
   aug: AugmentOptions,
   jitter: number,
-): { image: FloatImage; points: Float32Array } {
+): { image: FloatImage; points: Float32Array; clean: FloatImage } {
   const side = face.image.width;
   const margin = (side - size) / 2;
   const box = jitterBox({ x: margin, y: margin, w: size, h: size }, rng, {
@@ -215,7 +220,8 @@ export function augmentFace(
   let points = transformPoints(m, face.points);
   if (draw.flipped) points = permutePoints(points, IBUG68.flip);
   const coloured = colourJitter(image, rng, aug);
-  return { image: aug.degrade ? degrade(coloured, rng, aug.degrade) : coloured, points };
+  const image2 = aug.degrade ? degrade(coloured, rng, aug.degrade) : coloured;
+  return { image: image2, points, clean: coloured };
 }
 
 function faceSource(
@@ -230,13 +236,20 @@ function faceSource(
   const build = (items: PreparedFace[], idx: number[], rng: Rng | null): Batch => {
     const x = new Float32Array(idx.length * pixels);
     const y = new Float32Array(idx.length * 136);
+    const clean = rng && aug.degrade ? new Float32Array(idx.length * pixels) : undefined;
     idx.forEach((i, k) => {
       const f = items[i];
-      const s = rng ? augmentFace(f, size, rng, aug, jitter) : f;
-      normaliseImageInto(s.image, x, k * pixels);
-      y.set(normalisePoints(s.points, size, size), k * 136);
+      if (rng) {
+        const s = augmentFace(f, size, rng, aug, jitter);
+        normaliseImageInto(s.image, x, k * pixels);
+        if (clean) normaliseImageInto(s.clean, clean, k * pixels);
+        y.set(normalisePoints(s.points, size, size), k * 136);
+      } else {
+        normaliseImageInto(f.image, x, k * pixels);
+        y.set(normalisePoints(f.points, size, size), k * 136);
+      }
     });
-    return { x, y, size: idx.length };
+    return clean ? { x, y, size: idx.length, clean } : { x, y, size: idx.length };
   };
   return {
     inputShape: [size, size, channels],
@@ -489,7 +502,11 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
       ((performance.now() - t0) / 1000).toFixed(1)
     } s`,
   );
-  const aug = o.augment === "heavy" ? HEAVY_AUGMENT : DEFAULT_AUGMENT;
+  const aug = o.augment === "heavy"
+    ? HEAVY_AUGMENT
+    : o.augment === "degrade"
+    ? DEGRADE_AUGMENT
+    : DEFAULT_AUGMENT;
   let source = faceSource(trainFaces, valFaces, size, o.channels, o.jitter, aug);
   let teacher: tf.LayersModel | undefined;
   let distilled: ReturnType<typeof distilledSource> | undefined;

@@ -35,6 +35,11 @@ export interface Batch {
   y: Float32Array;
   /** Number of images. */
   size: number;
+  /**
+   * The inputs before occlusion, blur and noise, when the source degrades
+   * them (same layout as `x`): what a distillation teacher should see.
+   */
+  clean?: Float32Array;
 }
 
 /** Where batches come from. */
