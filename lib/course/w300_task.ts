@@ -220,8 +220,8 @@ export function augmentFace(
   let points = transformPoints(m, face.points);
   if (draw.flipped) points = permutePoints(points, IBUG68.flip);
   const coloured = colourJitter(image, rng, aug);
-  const image2 = aug.degrade ? degrade(coloured, rng, aug.degrade) : coloured;
-  return { image: image2, points, clean: coloured };
+  const degraded = aug.degrade ? degrade(coloured, rng, aug.degrade) : coloured;
+  return { image: degraded, points, clean: coloured };
 }
 
 function faceSource(
@@ -231,12 +231,15 @@ function faceSource(
   channels: number,
   jitter: number,
   aug: AugmentOptions = DEFAULT_AUGMENT,
+  keepClean = false,
 ): BatchSource {
   const pixels = size * size * channels;
   const build = (items: PreparedFace[], idx: number[], rng: Rng | null): Batch => {
     const x = new Float32Array(idx.length * pixels);
     const y = new Float32Array(idx.length * 136);
-    const clean = rng && aug.degrade ? new Float32Array(idx.length * pixels) : undefined;
+    const clean = rng && aug.degrade && keepClean
+      ? new Float32Array(idx.length * pixels)
+      : undefined;
     idx.forEach((i, k) => {
       const f = items[i];
       if (rng) {
@@ -507,7 +510,8 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
     : o.augment === "degrade"
     ? DEGRADE_AUGMENT
     : DEFAULT_AUGMENT;
-  let source = faceSource(trainFaces, valFaces, size, o.channels, o.jitter, aug);
+  // The undegraded inputs travel with each batch only for a teacher to read.
+  let source = faceSource(trainFaces, valFaces, size, o.channels, o.jitter, aug, !!o.teacher);
   let teacher: tf.LayersModel | undefined;
   let distilled: ReturnType<typeof distilledSource> | undefined;
   if (o.teacher) {
