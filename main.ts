@@ -26,6 +26,7 @@ import { guessLabelFormat, LABEL_FORMATS, type LabelFormat } from "./lib/data/la
 import { createFaceDetector } from "./lib/detect/face_detector.ts";
 import { writeFileAtomic } from "./lib/util/fs_util.ts";
 import { resolve300wDir, W300_SPLIT } from "./lib/data/w300.ts";
+import type { AugmentPreset } from "./lib/augment/augment.ts";
 
 const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
   part1: IMM nose tip (80x60); part2: IMM 58 points (160x120); part3: 300-W 68 points
@@ -211,7 +212,7 @@ async function trainPart3(args: string[]): Promise<void> {
     quiet: values.quiet,
     check: !values["no-check"],
     workers: parseWorkers(values.workers!, batch),
-    augment: values.aug as "default" | "heavy" | "degrade",
+    augment: values.aug as AugmentPreset,
     init: values.init,
     base: num(values.base, 16, "base"),
     arch: values.arch as "unet" | "lite",

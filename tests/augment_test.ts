@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import {
   applyAffineDraw,
   augment,
+  augmentPreset,
   colourJitter,
   DEFAULT_AUGMENT,
   flipHorizontal,
+  HEAVY_AUGMENT,
   permutePoints,
   randomAffine,
 } from "../lib/augment/augment.ts";
@@ -108,4 +110,13 @@ Deno.test("augment is reproducible for a seed", () => {
   const b = augment(img, [20, 15], [0], createRng(9), DEFAULT_AUGMENT);
   assert.deepEqual(a.points, b.points);
   assert.deepEqual(a.image.data, b.image.data);
+});
+
+Deno.test("augmentPreset names every preset and refuses others", () => {
+  assert.equal(augmentPreset("default"), DEFAULT_AUGMENT);
+  assert.equal(augmentPreset("heavy"), HEAVY_AUGMENT);
+  const d = augmentPreset("degrade");
+  assert.equal(d.rotationDeg, DEFAULT_AUGMENT.rotationDeg);
+  assert.ok(d.degrade && d.degrade.occlusionProb > 0);
+  assert.throws(() => augmentPreset("wild" as "heavy"), /unknown augmentation preset "wild"/);
 });

@@ -97,6 +97,25 @@ export const DEGRADE_AUGMENT: AugmentOptions = {
   degrade: DEFAULT_DEGRADE,
 };
 
+/** Names of the augmentation presets (`--aug`). */
+export type AugmentPreset = "default" | "heavy" | "degrade";
+
+/**
+ * The options of a preset by name.
+ *
+ * @example
+ * ```ts
+ * import { augmentPreset } from "./augment.ts";
+ * console.log(augmentPreset("heavy").rotationDeg); // 30
+ * ```
+ */
+export function augmentPreset(name: AugmentPreset): AugmentOptions {
+  if (name === "default") return DEFAULT_AUGMENT;
+  if (name === "heavy") return HEAVY_AUGMENT;
+  if (name === "degrade") return DEGRADE_AUGMENT;
+  throw new Error(`unknown augmentation preset "${name}" (use default, heavy or degrade)`);
+}
+
 /**
  * Mirror about the vertical centre line of a `width`-wide image, in
  * continuous coordinates.

@@ -12,10 +12,10 @@
 import { type Affine, chain, transformPoints, translation } from "../image/affine.ts";
 import {
   type AugmentOptions,
+  type AugmentPreset,
+  augmentPreset,
   colourJitter,
   DEFAULT_AUGMENT,
-  DEGRADE_AUGMENT,
-  HEAVY_AUGMENT,
   permutePoints,
   randomAffine,
 } from "../augment/augment.ts";
@@ -107,7 +107,7 @@ export interface Part3Options {
    * Augmentation preset: `default` (±15°, colour jitter), `heavy` (see
    * `HEAVY_AUGMENT`) or `degrade` (default plus occlusion, blur and noise).
    */
-  augment?: "default" | "heavy" | "degrade";
+  augment?: AugmentPreset;
   /** Start from this model folder's weights (same architecture) instead of a fresh init. */
   init?: string;
   /** Heatmap U-Net: filters of the first level (default 16). */
@@ -505,11 +505,7 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
       ((performance.now() - t0) / 1000).toFixed(1)
     } s`,
   );
-  const aug = o.augment === "heavy"
-    ? HEAVY_AUGMENT
-    : o.augment === "degrade"
-    ? DEGRADE_AUGMENT
-    : DEFAULT_AUGMENT;
+  const aug = augmentPreset(o.augment ?? "default");
   // The undegraded inputs travel with each batch only for a teacher to read.
   let source = faceSource(trainFaces, valFaces, size, o.channels, o.jitter, aug, !!o.teacher);
   let teacher: tf.LayersModel | undefined;
@@ -702,7 +698,7 @@ async function writePart3Pictures(
       f,
       o.inputSize,
       rng,
-      o.augment === "heavy" ? HEAVY_AUGMENT : DEFAULT_AUGMENT,
+      augmentPreset(o.augment ?? "default"),
       o.jitter,
     );
     return overlay(
