@@ -71,8 +71,8 @@ export type FaceEstimate = Face;
 /** Options of {@link createKeypointEstimator}. */
 export interface KeypointEstimatorOptions {
   /**
-   * `"part3"` (68 points, lite heatmap net at base 24, most accurate), `"part3-fast"` (68
-   * points, the lite net at base 16: about 2x faster, a little less accurate),
+   * `"part3"` (68 points, lite heatmap net at base 28, most accurate), `"part3-fast"` (68
+   * points, the lite net at base 16: about 3x faster, a little less accurate),
    * `"part2"` (58), `"part1"` (nose tip), a folder path or a URL.
    */
   model?: string | URL;
