@@ -26,7 +26,7 @@ import { guessLabelFormat, LABEL_FORMATS, type LabelFormat } from "./lib/data/la
 import { createFaceDetector } from "./lib/detect/face_detector.ts";
 import { writeFileAtomic } from "./lib/util/fs_util.ts";
 import { resolve300wDir, W300_SPLIT } from "./lib/data/w300.ts";
-import type { AugmentPreset } from "./lib/augment/augment.ts";
+import { AUGMENT_PRESETS, type AugmentPreset } from "./lib/augment/augment.ts";
 
 const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
   part1: IMM nose tip (80x60); part2: IMM 58 points (160x120); part3: 300-W 68 points
@@ -174,8 +174,8 @@ async function trainPart3(args: string[]): Promise<void> {
   if (values.arch !== "unet" && values.arch !== "lite") {
     throw new Error(`--arch: use unet or lite, got "${values.arch}"`);
   }
-  if (!["default", "heavy", "degrade"].includes(values.aug!)) {
-    throw new Error(`--aug: use default, heavy or degrade, got "${values.aug}"`);
+  if (!(AUGMENT_PRESETS as readonly string[]).includes(values.aug!)) {
+    throw new Error(`--aug: use ${AUGMENT_PRESETS.join(", ")}, got "${values.aug}"`);
   }
   const depth = num(values.depth, 18, "depth");
   if (![18, 34, 50].includes(depth)) throw new Error(`--depth: use 18, 34 or 50`);

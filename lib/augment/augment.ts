@@ -97,8 +97,19 @@ export const DEGRADE_AUGMENT: AugmentOptions = {
   degrade: DEFAULT_DEGRADE,
 };
 
-/** Names of the augmentation presets (`--aug`). */
-export type AugmentPreset = "default" | "heavy" | "degrade";
+/**
+ * Names of the augmentation presets (`--aug`).
+ *
+ * @example
+ * ```ts
+ * import { AUGMENT_PRESETS } from "./augment.ts";
+ * console.log(AUGMENT_PRESETS.join("|")); // default|heavy|degrade
+ * ```
+ */
+export const AUGMENT_PRESETS = ["default", "heavy", "degrade"] as const;
+
+/** A preset name, one of {@link AUGMENT_PRESETS}. */
+export type AugmentPreset = typeof AUGMENT_PRESETS[number];
 
 /**
  * The options of a preset by name.
@@ -110,10 +121,13 @@ export type AugmentPreset = "default" | "heavy" | "degrade";
  * ```
  */
 export function augmentPreset(name: AugmentPreset): AugmentOptions {
-  if (name === "default") return DEFAULT_AUGMENT;
-  if (name === "heavy") return HEAVY_AUGMENT;
-  if (name === "degrade") return DEGRADE_AUGMENT;
-  throw new Error(`unknown augmentation preset "${name}" (use default, heavy or degrade)`);
+  const presets = { default: DEFAULT_AUGMENT, heavy: HEAVY_AUGMENT, degrade: DEGRADE_AUGMENT };
+  if (!Object.hasOwn(presets, name)) {
+    throw new Error(
+      `unknown augmentation preset "${name}" (use ${AUGMENT_PRESETS.join(", ")})`,
+    );
+  }
+  return presets[name];
 }
 
 /**

@@ -242,15 +242,10 @@ function faceSource(
       : undefined;
     idx.forEach((i, k) => {
       const f = items[i];
-      if (rng) {
-        const s = augmentFace(f, size, rng, aug, jitter);
-        normaliseImageInto(s.image, x, k * pixels);
-        if (clean) normaliseImageInto(s.clean, clean, k * pixels);
-        y.set(normalisePoints(s.points, size, size), k * 136);
-      } else {
-        normaliseImageInto(f.image, x, k * pixels);
-        y.set(normalisePoints(f.points, size, size), k * 136);
-      }
+      const s = rng ? augmentFace(f, size, rng, aug, jitter) : f;
+      normaliseImageInto(s.image, x, k * pixels);
+      if (clean && "clean" in s) normaliseImageInto(s.clean, clean, k * pixels);
+      y.set(normalisePoints(s.points, size, size), k * 136);
     });
     return clean ? { x, y, size: idx.length, clean } : { x, y, size: idx.length };
   };
