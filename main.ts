@@ -172,16 +172,18 @@ async function trainPart3(args: string[]): Promise<void> {
     "teacher-weight": { type: "string" },
   }, TRAIN_USAGE);
   if (values.arch !== "unet" && values.arch !== "lite") {
-    throw new Error(`--arch: use unet or lite, got "${values.arch}"`);
+    throw usageError(`--arch: use unet or lite, got "${values.arch}"`, TRAIN_USAGE);
   }
   if (!(AUGMENT_PRESETS as readonly string[]).includes(values.aug!)) {
-    throw new Error(`--aug: use ${AUGMENT_PRESETS.join(", ")}, got "${values.aug}"`);
+    throw usageError(`--aug: use ${AUGMENT_PRESETS.join(", ")}, got "${values.aug}"`, TRAIN_USAGE);
   }
   const depth = num(values.depth, 18, "depth");
-  if (![18, 34, 50].includes(depth)) throw new Error(`--depth: use 18, 34 or 50`);
+  if (![18, 34, 50].includes(depth)) throw usageError(`--depth: use 18, 34 or 50`, TRAIN_USAGE);
   const channels = num(values.channels, 1, "channels");
-  if (channels !== 1 && channels !== 3) throw new Error(`--channels: use 1 or 3`);
-  if (!["smoothl1", "mse"].includes(values.loss!)) throw new Error(`--loss: use smoothl1 or mse`);
+  if (channels !== 1 && channels !== 3) throw usageError(`--channels: use 1 or 3`, TRAIN_USAGE);
+  if (!["smoothl1", "mse"].includes(values.loss!)) {
+    throw usageError(`--loss: use smoothl1 or mse`, TRAIN_USAGE);
+  }
   const data = values.data && (await isLabelSource(values.data))
     ? values.data
     : resolve300wDir(values.data);
