@@ -64,9 +64,11 @@ const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
     --arch A          heatmap architecture: unet (default) or lite (the latency-designed net)
     --fine-skip       lite net: also feed the 1/2-resolution stem into the 1/4 decoder
     --teacher DIR     distil: targets blend the labels with this trained model's points
-    --teacher-weight X  the teacher's share in the targets (0.5)`;
+    --teacher-weight X  the teacher's share in the targets (0.5)
+    --teacher-flip    the teacher's points are flip-averaged (it also reads the mirrored faces)`;
 
-const EVAL_USAGE = `usage: main.ts eval --model DIR [--data DIR ...] [--pictures DIR] [--backend B]
+const EVAL_USAGE =
+  `usage: main.ts eval --model DIR [--data DIR ...] [--pictures DIR] [--flip] [--backend B]
        main.ts eval --detect [--model part3|DIR] [--data DIR|FILE.xml ...] [--min-score X]
                     [--min-face-size PX] [--refine] [--no-calibrate] [--flip] [--json FILE]
   NME, failure rate, AUC@8 and MAE of a 68-point model on labelled folders from their truth
@@ -75,7 +77,7 @@ const EVAL_USAGE = `usage: main.ts eval --model DIR [--data DIR ...] [--pictures
   photo sets; default helen_testset and ../shared/data/300w_photos/afw/faces.xml): recall,
   precision, and the NME of the matched faces next to their NME from truth boxes.
   --refine: a second keypoint pass from the first pass's points; --no-calibrate: the face finder's raw boxes;
-  --flip: test-time flip averaging of the keypoints.`;
+  --flip: test-time flip averaging of the keypoints (both modes; twice the network time).`;
 
 const KAGGLE_USAGE =
   `usage: main.ts kaggle --model DIR --xml FILE [--out submission.csv] [--backend B]
@@ -170,6 +172,7 @@ async function trainPart3(args: string[]): Promise<void> {
     "fine-skip": { type: "boolean", default: false },
     teacher: { type: "string" },
     "teacher-weight": { type: "string" },
+    "teacher-flip": { type: "boolean", default: false },
   }, TRAIN_USAGE);
   if (values.arch !== "unet" && values.arch !== "lite") {
     throw usageError(`--arch: use unet or lite, got "${values.arch}"`, TRAIN_USAGE);
@@ -223,6 +226,7 @@ async function trainPart3(args: string[]): Promise<void> {
     teacherWeight: values["teacher-weight"] === "0"
       ? 0
       : num(values["teacher-weight"], 0.5, "teacher-weight"),
+    teacherFlip: values["teacher-flip"],
   });
   console.log(JSON.stringify(summary, null, 2));
 }
@@ -294,10 +298,11 @@ async function evalCommand(args: string[]): Promise<void> {
   const dirs = values.data ?? W300_SPLIT.val.map((d) => `${resolve300wDir(undefined)}/${d}`);
   const backend = await setupBackend(parseBackend(values.backend!));
   console.log(`backend: ${backend.description}`);
-  const m = await evaluateFolder(values.model, dirs, values.pictures);
+  const m = await evaluateFolder(values.model, dirs, values.pictures, values.flip);
   console.log(JSON.stringify(
     {
       faces: m.faces,
+      flip: values.flip,
       nmePercent: +(m.nme * 100).toFixed(3),
       failureRatePercent: +(m.failureRate * 100).toFixed(2),
       auc8: +m.auc8.toFixed(4),

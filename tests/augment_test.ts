@@ -10,6 +10,7 @@ import {
   permutePoints,
   randomAffine,
 } from "../lib/augment/augment.ts";
+import { flipAverageBatch, flipAveragePoints, withMirrored } from "../lib/augment/flip_average.ts";
 import { IBUG68, IMM58 } from "../lib/data/layouts.ts";
 import { createRng } from "../lib/util/random.ts";
 import type { FloatImage } from "../lib/image/raster.ts";
@@ -119,4 +120,34 @@ Deno.test("augmentPreset names every preset and refuses others", () => {
   assert.equal(d.rotationDeg, DEFAULT_AUGMENT.rotationDeg);
   assert.ok(d.degrade && d.degrade.occlusionProb > 0);
   assert.throws(() => augmentPreset("wild" as "heavy"), /unknown augmentation preset "wild"/);
+});
+
+Deno.test("flip averaging: a mirror-consistent reading comes back unchanged", () => {
+  // 68 points in crop fractions; the mirrored crop's reading of the same face
+  // is the points mirrored (x -> 1 - x) and re-paired by the flip map.
+  const rng = createRng(3);
+  const direct = Float32Array.from({ length: 136 }, () => rng.uniform(0.1, 0.9));
+  const mirrored = permutePoints(direct.map((v, i) => (i % 2 === 0 ? 1 - v : v)), IBUG68.flip);
+  const avg = flipAveragePoints(direct, mirrored, IBUG68.flip);
+  avg.forEach((v, i) => assert.ok(Math.abs(v - direct[i]) < 1e-6, `${i}: ${v} vs ${direct[i]}`));
+  // A reading off by +0.02 in x in the mirrored frame is off by -0.01 after averaging.
+  const off = flipAveragePoints(
+    direct,
+    mirrored.map((v, i) => (i % 2 === 0 ? v + 0.02 : v)),
+    IBUG68.flip,
+  );
+  assert.ok(Math.abs(off[0] - (direct[0] - 0.01)) < 1e-6);
+  assert.throws(() => flipAveragePoints(direct, mirrored, IMM58.flip), /flip map has 58 points/);
+  // Batches: n faces then their mirrors, and the images behind them.
+  const batch = new Float32Array(272);
+  batch.set(direct);
+  batch.set(mirrored, 136);
+  assert.deepEqual(Array.from(flipAverageBatch(batch, 1, IBUG68.flip)), Array.from(avg));
+  assert.throws(() => flipAverageBatch(batch, 2, IBUG68.flip), /not 2 faces/);
+  const img = Float32Array.from({ length: 2 * 3 * 2 }, (_, i) => i); // 2 images 3x1, 2 channels
+  const both = withMirrored(img, 2, 3, 1, 2);
+  assert.deepEqual(Array.from(both.subarray(0, 12)), Array.from(img));
+  assert.deepEqual(Array.from(both.subarray(12, 18)), [4, 5, 2, 3, 0, 1]);
+  assert.deepEqual(Array.from(both.subarray(18)), [10, 11, 8, 9, 6, 7]);
+  assert.throws(() => withMirrored(img, 3, 3, 1, 2), /expected 3 x 3x1x2/);
 });

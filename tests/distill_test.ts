@@ -71,3 +71,33 @@ Deno.test("distilledSource blends labels and teacher points; validation keeps la
   assert.ok(tf.memory().numTensors <= held);
   teacher.dispose();
 });
+
+Deno.test("distilledSource with a flip map flip-averages the teacher's points", async () => {
+  await setupBackend("cpu");
+  // One point: x = mean of the left column, y = 0.
+  const input = tf.input({ shape: [2, 2, 1] });
+  const flat = tf.layers.flatten().apply(input) as tf.SymbolicTensor;
+  const dense = tf.layers.dense({ units: 2, useBias: false });
+  const teacher = tf.model({ inputs: input, outputs: dense.apply(flat) as tf.SymbolicTensor });
+  dense.setWeights([tf.tensor2d([0.5, 0, 0, 0, 0.5, 0, 0, 0], [4, 2])]);
+  const sided: BatchSource = {
+    ...source,
+    trainBatch: (idx) => ({
+      x: new Float32Array(idx.flatMap(() => [0.3, 0.1, 0.3, 0.1])), // left 0.3, right 0.1
+      y: new Float32Array(idx.flatMap(() => [0, 0])),
+      size: idx.length,
+    }),
+  };
+  const plain = await distilledSource(sided, teacher, 1).trainBatch([0], createRng(1));
+  assert.ok(Math.abs(plain.y[0] - 0.3) < 1e-6, `${plain.y[0]}`);
+  const src = distilledSource(sided, teacher, 1, [0]);
+  const before = tf.memory().numTensors;
+  const b = await src.trainBatch([0, 1], createRng(1));
+  // Mirrored, the left column reads 0.1: back in the direct frame 1 - 0.1.
+  for (const i of [0, 1]) assert.ok(Math.abs(b.y[2 * i] - (0.3 + 0.9) / 2) < 1e-6, `${b.y}`);
+  assert.equal(b.x.length, 8); // the student still gets the direct inputs only
+  assert.equal(tf.memory().numTensors, before);
+  assert.throws(() => distilledSource(sided, teacher, 1, [0, 1]), /flip map has 2 points/);
+  src.dispose();
+  teacher.dispose();
+});

@@ -186,6 +186,11 @@ Deno.test("Part 3 trains on mixed fixtures (grayscale JPEG, alpha PNG, 16-bit PN
       Math.abs(m.nme * 100 - summary.nmePercent) < 1e-3,
       "eval reproduces the training summary",
     );
+    // Flip averaging reads the mirrored crop too: an untrained net is not
+    // mirror-consistent, so the figure moves (and stays finite).
+    const mf = await evaluateFolder(`${out}/best`, [`${root}/helen_testset`], undefined, true);
+    assert.equal(mf.faces, 1);
+    assert.ok(Number.isFinite(mf.nme) && mf.nme !== m.nme, `${mf.nme} vs ${m.nme}`);
   } finally {
     await Deno.remove(root, { recursive: true });
     await Deno.remove(out, { recursive: true });

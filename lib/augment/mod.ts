@@ -7,4 +7,5 @@
 
 export * from "./augment.ts";
 export * from "./degrade.ts";
+export * from "./flip_average.ts";
 export * from "./preprocess.ts";

@@ -8,6 +8,10 @@
  * over the images before that (`Batch.clean`), the teacher sees those: a
  * hidden point is taught where it is, not where an occluded teacher guesses.
  *
+ * With a flip map the teacher also reads the mirrored images and its two
+ * readings are flip-averaged (test-time flip averaging, twice its work): a
+ * better teacher for the cost of one more forward pass.
+ *
  * The teacher runs on the main thread before each step (through the lean
  * inference graph, BatchNorm folded), so it works with data-parallel
  * replicas unchanged: they receive blended targets like any other.
@@ -16,6 +20,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { flipAverageBatch, withMirrored } from "../augment/flip_average.ts";
 import { compileLean } from "../infer/lean_graph.ts";
 import type { Batch, BatchSource } from "../train/loop.ts";
 
@@ -26,6 +31,7 @@ import type { Batch, BatchSource } from "../train/loop.ts";
  * source's input shape and give its number of outputs.
  *
  * @param weight The teacher's share in the targets, in [0, 1].
+ * @param flip The layout's flip map: the teacher's points are flip-averaged.
  * @example
  * ```ts ignore
  * import { distilledSource } from "./distill.ts";
@@ -36,6 +42,7 @@ export function distilledSource(
   source: BatchSource,
   teacher: tf.LayersModel,
   weight: number,
+  flip?: number[],
 ): BatchSource & { dispose(): void } {
   if (!(weight >= 0 && weight <= 1)) {
     throw new Error(`teacher weight must be in [0, 1], got ${weight}`);
@@ -49,6 +56,9 @@ export function distilledSource(
         `[${h},${w},${c}] with ${source.outputs} targets`,
     );
   }
+  if (flip && flip.length * 2 !== outs) {
+    throw new Error(`flip map has ${flip.length} points, the teacher gives ${outs / 2}`);
+  }
   const lean = compileLean(teacher);
   const forward = (x: tf.Tensor4D): tf.Tensor =>
     lean ? lean.run(x)[0] : teacher.predict(x) as tf.Tensor;
@@ -56,9 +66,14 @@ export function distilledSource(
     ...source,
     async trainBatch(indices, rng): Promise<Batch> {
       const { clean, ...b } = await source.trainBatch(indices, rng);
-      const t = tf.tidy(() => forward(tf.tensor4d(clean ?? b.x, [b.size, h, w, c])));
-      const p = await t.data();
+      const x = clean ?? b.x;
+      const n = flip ? 2 * b.size : b.size;
+      const t = tf.tidy(() =>
+        forward(tf.tensor4d(flip ? withMirrored(x, b.size, w, h, c) : x, [n, h, w, c]))
+      );
+      const raw = await t.data() as Float32Array;
       t.dispose();
+      const p = flip ? flipAverageBatch(raw, b.size, flip) : raw;
       const y = new Float32Array(b.y.length);
       for (let i = 0; i < y.length; i++) y[i] = (1 - weight) * b.y[i] + weight * p[i];
       return { ...b, y };

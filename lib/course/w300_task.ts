@@ -41,6 +41,7 @@ import { buildResNet, type ResNetDepth } from "../models/resnet.ts";
 import { buildHeatmapUNet } from "../models/unet.ts";
 import { buildLiteHeatmapNet } from "../models/lite_heatmap_net.ts";
 import { distilledSource } from "./distill.ts";
+import { flipAveragePoints, withMirrored } from "../augment/flip_average.ts";
 import type * as tf from "@tensorflow/tfjs";
 import { GREEN, lossCurves, overlay, RED, savePng, titledGrid } from "../report/pictures.ts";
 import { curveChart } from "../report/plot.ts";
@@ -120,6 +121,8 @@ export interface Part3Options {
   teacher?: string;
   /** The teacher's share in the training targets (default 0.5). */
   teacherWeight?: number;
+  /** The teacher's points are flip-averaged (it also reads the mirrored inputs). */
+  teacherFlip?: boolean;
 }
 
 /** A face prepared for training or validation. */
@@ -507,8 +510,12 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
   let distilled: ReturnType<typeof distilledSource> | undefined;
   if (o.teacher) {
     teacher = (await loadModelFolder(o.teacher)).model;
-    source = distilled = distilledSource(source, teacher, o.teacherWeight ?? 0.5);
-    console.log(`distilling from ${o.teacher} (teacher weight ${o.teacherWeight ?? 0.5})`);
+    const flip = o.teacherFlip ? IBUG68.flip : undefined;
+    source = distilled = distilledSource(source, teacher, o.teacherWeight ?? 0.5, flip);
+    console.log(
+      `distilling from ${o.teacher} (teacher weight ${o.teacherWeight ?? 0.5}` +
+        `${flip ? ", flip-averaged" : ""})`,
+    );
   }
   // Loader throughput (augmented batches, no training).
   const lt = performance.now();
@@ -711,7 +718,7 @@ async function writePart3Pictures(
 
 /**
  * Evaluates a saved model on labelled faces (a folder of NAME.pts + image),
- * using the landmarks' box as the face box.
+ * using the landmarks' box as the face box; `flip`: test-time flip averaging.
  *
  * @example
  * ```ts ignore
@@ -722,6 +729,7 @@ export async function evaluateFolder(
   modelDir: string,
   dirs: string[],
   picturesDir?: string,
+  flip = false,
 ): Promise<FaceMetrics & { faces: number }> {
   const { model, meta } = await loadModelFolder(modelDir);
   if (!meta || meta.layout !== IBUG68.id) {
@@ -731,6 +739,26 @@ export async function evaluateFolder(
   const faces = samples.map((s) => prepareValFace(s, meta));
   const source = faceSource([], faces, meta.inputWidth, meta.channels, 0);
   const { pred } = await predictAll(model, source);
+  if (flip) {
+    // The mirrored crops, read by the model, then mirrored back and averaged.
+    const mirrored = faces.map((f) => {
+      const { width: w, height: h, channels: c, data } = f.image;
+      return {
+        ...f,
+        image: { ...f.image, data: withMirrored(data, 1, w, h, c).subarray(data.length) },
+      };
+    });
+    const back =
+      (await predictAll(model, faceSource([], mirrored, meta.inputWidth, meta.channels, 0))).pred;
+    const k2 = 2 * IBUG68.flip.length;
+    for (let i = 0; i < faces.length; i++) {
+      const at = i * k2;
+      pred.set(
+        flipAveragePoints(pred.subarray(at, at + k2), back.subarray(at, at + k2), IBUG68.flip),
+        at,
+      );
+    }
+  }
   const m = faceMetrics(pred, faces, meta.inputWidth);
   if (picturesDir) {
     await ensureDir(picturesDir);

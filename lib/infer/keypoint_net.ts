@@ -9,6 +9,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { denormalisePoints, normaliseImageInto } from "../augment/preprocess.ts";
+import { flipAveragePoints, mirrorImageInto } from "../augment/flip_average.ts";
 import { type Box, boxFromPoints } from "../data/face_box.ts";
 import { IBUG68, IMM58 } from "../data/layouts.ts";
 import type { FaceBox } from "../detect/face_finder.ts";
@@ -75,23 +76,6 @@ function cropRegion(
     else for (let i = 0; i < rowBytes; i++) data[y * w * 4 + i] = src[s + i];
   }
   return { rgba: { width: w, height: h, data }, x: x0, y: y0 };
-}
-
-/** Copies the image at `from` to `to` mirrored left-right (HWC floats). */
-function mirrorInto(
-  x: Float32Array,
-  from: number,
-  to: number,
-  w: number,
-  h: number,
-  c: number,
-): void {
-  for (let y = 0; y < h; y++) {
-    for (let col = 0; col < w; col++) {
-      const s = from + (y * w + col) * c, d = to + (y * w + w - 1 - col) * c;
-      for (let k = 0; k < c; k++) x[d + k] = x[s + k];
-    }
-  }
 }
 
 /** Largest batch sent to the model at once. */
@@ -255,7 +239,14 @@ export function createKeypointNet(
       input.matrix = compose(input.matrix, translation(-region.x, -region.y));
       normaliseImageInto(input.image, x, i * size);
       if (flip) {
-        mirrorInto(x, i * size, (n + i) * size, meta.inputWidth, meta.inputHeight, meta.channels);
+        mirrorImageInto(
+          x,
+          i * size,
+          (n + i) * size,
+          meta.inputWidth,
+          meta.inputHeight,
+          meta.channels,
+        );
       }
       return input;
     });
@@ -306,14 +297,10 @@ export function createKeypointNet(
       if (flip && flipMap) {
         const f = pred.subarray((n + i) * 2 * k, (n + i + 1) * 2 * k);
         const fs = scoresOf(n + i);
-        const avg = new Float32Array(2 * k);
-        for (let j = 0; j < k; j++) {
-          const m = flipMap[j];
-          avg[2 * j] = (norm[2 * j] + 1 - f[2 * m]) / 2;
-          avg[2 * j + 1] = (norm[2 * j + 1] + f[2 * m + 1]) / 2;
-          if (scores && fs) scores[j] = (scores[j] + fs[m]) / 2;
+        if (scores && fs) {
+          for (let j = 0; j < k; j++) scores[j] = (scores[j] + fs[flipMap[j]]) / 2;
         }
-        norm = avg;
+        norm = flipAveragePoints(norm, f, flipMap);
       }
       const pts = toImagePoints(
         denormalisePoints(norm, meta.inputWidth, meta.inputHeight),
