@@ -177,6 +177,9 @@ async function trainPart3(args: string[]): Promise<void> {
   if (values.arch !== "unet" && values.arch !== "lite") {
     throw usageError(`--arch: use unet or lite, got "${values.arch}"`, TRAIN_USAGE);
   }
+  if (values["teacher-flip"] && !values.teacher) {
+    throw usageError(`--teacher-flip: use it with --teacher DIR`, TRAIN_USAGE);
+  }
   if (!(AUGMENT_PRESETS as readonly string[]).includes(values.aug!)) {
     throw usageError(`--aug: use ${AUGMENT_PRESETS.join(", ")}, got "${values.aug}"`, TRAIN_USAGE);
   }

@@ -76,7 +76,9 @@ Deno.test("every command rejects an unknown option with a usage hint and exit 2"
 });
 
 Deno.test("train part3 rejects a bad choice value with a usage hint and exit 2", async () => {
-  for (const bad of [["--aug", "wild"], ["--arch", "mlp"], ["--loss", "l3"]]) {
+  for (
+    const bad of [["--aug", "wild"], ["--arch", "mlp"], ["--loss", "l3"], ["--teacher-flip"]]
+  ) {
     const r = await run(["main.ts", "train", "part3", ...bad]);
     assert.equal(r.code, 2, `${bad.join(" ")}: exit ${r.code}\n${r.stderr}`);
     assert.match(r.stderr, new RegExp(`${bad[0]}: use .*`), `${bad[0]} not named`);
