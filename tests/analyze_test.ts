@@ -56,14 +56,20 @@ Deno.test("head pose on a real photo: mirroring negates yaw and roll, keeps pitc
   const mirrored = mirrorRgba(img);
   const e = await createKeypointEstimator({ model: "part3" });
   const box = { x: 354, y: 282, width: 84, height: 99 };
-  const [a] = await e.estimate(img, { box });
-  const [b] = await e.estimate(mirrored, { box: { ...box, x: img.width - box.x - box.width } });
+  // Flip averaging makes the points of the mirrored photo the mirrored points
+  // (a net alone is only nearly mirror-consistent), so this checks the pose's
+  // conventions, not the net.
+  const [a] = await e.estimate(img, { box, flip: true });
+  const [b] = await e.estimate(mirrored, {
+    box: { ...box, x: img.width - box.x - box.width },
+    flip: true,
+  });
   e.dispose();
   const pa = headPose(a.keypoints), pb = headPose(b.keypoints);
   assert.ok(Math.abs(pa.yaw) > 5 && Math.abs(pa.roll) > 5, JSON.stringify(pa));
-  assert.ok(Math.abs(pa.yaw + pb.yaw) < 4, `yaw ${pa.yaw} vs mirrored ${pb.yaw}`);
-  assert.ok(Math.abs(pa.roll + pb.roll) < 4, `roll ${pa.roll} vs mirrored ${pb.roll}`);
-  assert.ok(Math.abs(pa.pitch - pb.pitch) < 4, `pitch ${pa.pitch} vs mirrored ${pb.pitch}`);
+  assert.ok(Math.abs(pa.yaw + pb.yaw) < 0.5, `yaw ${pa.yaw} vs mirrored ${pb.yaw}`);
+  assert.ok(Math.abs(pa.roll + pb.roll) < 0.5, `roll ${pa.roll} vs mirrored ${pb.roll}`);
+  assert.ok(Math.abs(pa.pitch - pb.pitch) < 0.5, `pitch ${pa.pitch} vs mirrored ${pb.pitch}`);
 });
 
 Deno.test("aligned crop: the eyes land level at the chosen places", () => {
