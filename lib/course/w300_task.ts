@@ -16,6 +16,7 @@ import {
   augmentPreset,
   colourJitter,
   DEFAULT_AUGMENT,
+  flipHorizontal,
   permutePoints,
   randomAffine,
 } from "../augment/augment.ts";
@@ -41,7 +42,7 @@ import { buildResNet, type ResNetDepth } from "../models/resnet.ts";
 import { buildHeatmapUNet } from "../models/unet.ts";
 import { buildLiteHeatmapNet } from "../models/lite_heatmap_net.ts";
 import { distilledSource } from "./distill.ts";
-import { flipAveragePoints, withMirrored } from "../augment/flip_average.ts";
+import { flipAverageBatch } from "../augment/flip_average.ts";
 import type * as tf from "@tensorflow/tfjs";
 import { GREEN, lossCurves, overlay, RED, savePng, titledGrid } from "../report/pictures.ts";
 import { curveChart } from "../report/plot.ts";
@@ -738,26 +739,21 @@ export async function evaluateFolder(
   const samples = await load300w(dirs, { channels: meta.channels as 1 | 3 });
   const faces = samples.map((s) => prepareValFace(s, meta));
   const source = faceSource([], faces, meta.inputWidth, meta.channels, 0);
-  const { pred } = await predictAll(model, source);
+  let { pred } = await predictAll(model, source);
   if (flip) {
-    // The mirrored crops, read by the model, then mirrored back and averaged.
-    const mirrored = faces.map((f) => {
-      const { width: w, height: h, channels: c, data } = f.image;
-      return {
-        ...f,
-        image: { ...f.image, data: withMirrored(data, 1, w, h, c).subarray(data.length) },
-      };
-    });
-    const back =
-      (await predictAll(model, faceSource([], mirrored, meta.inputWidth, meta.channels, 0))).pred;
-    const k2 = 2 * IBUG68.flip.length;
-    for (let i = 0; i < faces.length; i++) {
-      const at = i * k2;
-      pred.set(
-        flipAveragePoints(pred.subarray(at, at + k2), back.subarray(at, at + k2), IBUG68.flip),
-        at,
-      );
-    }
+    // The model also reads the mirrored crops; their points are mirrored back and averaged.
+    const mirrored = faces.map((f) => ({
+      ...f,
+      ...flipHorizontal(f.image, f.points, IBUG68.flip),
+    }));
+    const back = await predictAll(
+      model,
+      faceSource([], mirrored, meta.inputWidth, meta.channels, 0),
+    );
+    const both = new Float32Array(2 * pred.length);
+    both.set(pred);
+    both.set(back.pred, pred.length);
+    pred = flipAverageBatch(both, faces.length, IBUG68.flip);
   }
   const m = faceMetrics(pred, faces, meta.inputWidth);
   if (picturesDir) {
