@@ -56,9 +56,10 @@ const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
     --wide            Wide-ResNet-50-2 (bottleneck width x2)
     --box-scale X     box enlargement per side (0.25)   --jitter X  box jitter (0.05)
     --loss smoothl1|mse (smoothl1)  --warmup N (1)  --decay cosine|step|constant (cosine)
-    --aug default|heavy|degrade  augmentation preset (default: ±15°, colour jitter; heavy:
+    --aug default|heavy|degrade|hands  augmentation preset (default: ±15°, colour jitter; heavy:
                       ±30°, scale 0.8-1.2, occluding patches, blur, noise; degrade: the default
-                      plus the occluding patches, blur and noise)
+                      plus the occluding patches, blur and noise; hands: the default plus a
+                      synthetic hand, textured with the face's skin, over a quarter of the faces)
     --init DIR        start from a model folder's weights (fine-tune, e.g. models/part3)
     --base N          heatmap nets: filters of the first level (16); the others scale with it
     --arch A          heatmap architecture: unet (default) or lite (the latency-designed net)

@@ -119,6 +119,9 @@ Deno.test("augmentPreset names every preset and refuses others", () => {
   const d = augmentPreset("degrade");
   assert.equal(d.rotationDeg, DEFAULT_AUGMENT.rotationDeg);
   assert.ok(d.degrade && d.degrade.occlusionProb > 0);
+  const h = augmentPreset("hands");
+  assert.equal(h.rotationDeg, DEFAULT_AUGMENT.rotationDeg);
+  assert.ok(h.hand && h.hand.prob > 0 && h.degrade === undefined);
   assert.throws(() => augmentPreset("wild" as "heavy"), /unknown augmentation preset "wild"/);
 });
 

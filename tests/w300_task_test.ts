@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { setupBackend } from "../lib/backends/backend.ts";
-import { DEFAULT_AUGMENT, DEGRADE_AUGMENT } from "../lib/augment/augment.ts";
+import { DEFAULT_AUGMENT, DEGRADE_AUGMENT, HANDS_AUGMENT } from "../lib/augment/augment.ts";
 import {
   augmentFace,
   evaluateFolder,
@@ -113,6 +113,28 @@ Deno.test("augmentFace with the degrade preset keeps the undegraded image as cle
     if (a.image.data.some((v, i) => Math.abs(v - a.clean.data[i]) > 1e-3)) changed++;
   }
   assert.ok(changed >= 6, `${changed} of 12 degraded`);
+});
+
+Deno.test("augmentFace with the hands preset: same warp and points, a hand on about a quarter", () => {
+  const w = 120, h = 100;
+  const data = Float32Array.from({ length: w * h }, (_, i) => 40 + (i % 97));
+  const sample = {
+    name: "g",
+    group: "g",
+    image: { data, width: w, height: h, channels: 1 },
+    points: face(60, 50, 25),
+  };
+  const prepared = prepareTrainFace(sample, meta);
+  let handed = 0;
+  const draws = 40;
+  for (let t = 0; t < draws; t++) {
+    const a = augmentFace(prepared, 48, createRng(t), HANDS_AUGMENT, 0.05);
+    const b = augmentFace(prepared, 48, createRng(t), DEFAULT_AUGMENT, 0.05);
+    assert.deepEqual(a.points, b.points);
+    assert.deepEqual(a.clean.data, b.image.data);
+    if (a.image.data.some((v, i) => Math.abs(v - a.clean.data[i]) > 1e-3)) handed++;
+  }
+  assert.ok(handed >= 4 && handed <= 18, `${handed} of ${draws} with a hand (p 0.25)`);
 });
 
 Deno.test("faceMetrics: perfect predictions give zero error in original pixels", () => {

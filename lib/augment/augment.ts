@@ -19,6 +19,7 @@ import {
 import type { Rng } from "../util/random.ts";
 import { type FloatImage, warpAffine } from "../image/raster.ts";
 import { DEFAULT_DEGRADE, type DegradeOptions } from "./degrade.ts";
+import { DEFAULT_HAND, type HandOptions } from "./hand_occlusion.ts";
 
 /** Ranges of the random transformations. */
 export interface AugmentOptions {
@@ -44,6 +45,8 @@ export interface AugmentOptions {
   rotationSd?: number;
   /** Occlusion, blur and noise after the colour jitter (none when absent). */
   degrade?: DegradeOptions;
+  /** Synthetic hands over the face, drawn from its keypoints (none when absent). */
+  hand?: HandOptions;
 }
 
 /** The defaults: ±15°, ±10 %, scale 0.9-1.1, flip 50 %, mild jitter. */
@@ -98,15 +101,31 @@ export const DEGRADE_AUGMENT: AugmentOptions = {
 };
 
 /**
+ * The default geometry and colour jitter plus a synthetic hand over a
+ * quarter of the faces ({@link DEFAULT_HAND}): fingers textured with the
+ * face's own skin, mostly over the mouth, chin and jaw.
+ *
+ * @example
+ * ```ts
+ * import { HANDS_AUGMENT } from "./augment.ts";
+ * console.log(HANDS_AUGMENT.hand?.prob); // 0.25
+ * ```
+ */
+export const HANDS_AUGMENT: AugmentOptions = {
+  ...DEFAULT_AUGMENT,
+  hand: DEFAULT_HAND,
+};
+
+/**
  * Names of the augmentation presets (`--aug`).
  *
  * @example
  * ```ts
  * import { AUGMENT_PRESETS } from "./augment.ts";
- * console.log(AUGMENT_PRESETS.join("|")); // default|heavy|degrade
+ * console.log(AUGMENT_PRESETS.join("|")); // default|heavy|degrade|hands
  * ```
  */
-export const AUGMENT_PRESETS = ["default", "heavy", "degrade"] as const;
+export const AUGMENT_PRESETS = ["default", "heavy", "degrade", "hands"] as const;
 
 /** A preset name, one of {@link AUGMENT_PRESETS}. */
 export type AugmentPreset = typeof AUGMENT_PRESETS[number];
@@ -121,7 +140,12 @@ export type AugmentPreset = typeof AUGMENT_PRESETS[number];
  * ```
  */
 export function augmentPreset(name: AugmentPreset): AugmentOptions {
-  const presets = { default: DEFAULT_AUGMENT, heavy: HEAVY_AUGMENT, degrade: DEGRADE_AUGMENT };
+  const presets = {
+    default: DEFAULT_AUGMENT,
+    heavy: HEAVY_AUGMENT,
+    degrade: DEGRADE_AUGMENT,
+    hands: HANDS_AUGMENT,
+  };
   if (!Object.hasOwn(presets, name)) {
     throw new Error(
       `unknown augmentation preset "${name}" (use ${AUGMENT_PRESETS.join(", ")})`,

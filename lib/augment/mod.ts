@@ -8,4 +8,5 @@
 export * from "./augment.ts";
 export * from "./degrade.ts";
 export * from "./flip_average.ts";
+export * from "./hand_occlusion.ts";
 export * from "./preprocess.ts";

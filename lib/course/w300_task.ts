@@ -21,6 +21,7 @@ import {
   randomAffine,
 } from "../augment/augment.ts";
 import { degrade } from "../augment/degrade.ts";
+import { occludeHand } from "../augment/hand_occlusion.ts";
 import { type BackendInfo, requireSelfCheck } from "../backends/backend.ts";
 import { loadModelFolder, type ModelMeta } from "../models/checkpoint.ts";
 import { boxFromPoints, cropAffine, cropFace, jitterBox } from "../data/face_box.ts";
@@ -224,7 +225,8 @@ export function augmentFace(
   let points = transformPoints(m, face.points);
   if (draw.flipped) points = permutePoints(points, IBUG68.flip);
   const coloured = colourJitter(image, rng, aug);
-  const degraded = aug.degrade ? degrade(coloured, rng, aug.degrade) : coloured;
+  const handed = aug.hand ? occludeHand(coloured, points, rng, aug.hand) : coloured;
+  const degraded = aug.degrade ? degrade(handed, rng, aug.degrade) : handed;
   return { image: degraded, points, clean: coloured };
 }
 
