@@ -66,7 +66,9 @@ const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
     --fine-skip       lite net: also feed the 1/2-resolution stem into the 1/4 decoder
     --teacher DIR     distil: targets blend the labels with this trained model's points
     --teacher-weight X  the teacher's share in the targets (0.5)
-    --teacher-flip    the teacher's points are flip-averaged (it also reads the mirrored faces)`;
+    --teacher-flip    the teacher's points are flip-averaged (it also reads the mirrored faces)
+    --ema D           validate and save a moving average of the weights, decay D per step
+                      (e.g. 0.999); the average is in <out>/best and <out>/last/ema`;
 
 const EVAL_USAGE =
   `usage: main.ts eval --model DIR [--data DIR ...] [--pictures DIR] [--flip] [--backend B]
@@ -134,6 +136,14 @@ function parseDecay(v: string): "constant" | "cosine" | "step" {
   return v;
 }
 
+function parseEma(v: string): number {
+  const d = Number(v);
+  if (!(d > 0 && d < 1)) {
+    throw usageError(`--ema: a decay between 0 and 1 (e.g. 0.999), got "${v}"`, TRAIN_USAGE);
+  }
+  return d;
+}
+
 function num(v: string | undefined, d: number, name: string): number {
   if (v === undefined) return d;
   const n = Number(v);
@@ -174,6 +184,7 @@ async function trainPart3(args: string[]): Promise<void> {
     teacher: { type: "string" },
     "teacher-weight": { type: "string" },
     "teacher-flip": { type: "boolean", default: false },
+    ema: { type: "string" },
   }, TRAIN_USAGE);
   if (values.arch !== "unet" && values.arch !== "lite") {
     throw usageError(`--arch: use unet or lite, got "${values.arch}"`, TRAIN_USAGE);
@@ -231,6 +242,7 @@ async function trainPart3(args: string[]): Promise<void> {
       ? 0
       : num(values["teacher-weight"], 0.5, "teacher-weight"),
     teacherFlip: values["teacher-flip"],
+    ema: values.ema === undefined ? undefined : parseEma(values.ema),
   });
   console.log(JSON.stringify(summary, null, 2));
 }

@@ -6,7 +6,8 @@ import { prepareImm, runImm } from "../lib/course/imm_task.ts";
 import { keypointSource } from "../lib/train/keypoint_source.ts";
 import { IMM58, IMM_NOSE_TIP } from "../lib/data/layouts.ts";
 import { buildPart1 } from "../lib/models/course_cnn.ts";
-import { train } from "../lib/train/loop.ts";
+import { predictAll, train } from "../lib/train/loop.ts";
+import { loadModelFolder } from "../lib/models/checkpoint.ts";
 
 const FIX = new URL("../fixtures/imm", import.meta.url).pathname;
 const backend = await setupBackend("wasm");
@@ -103,6 +104,67 @@ Deno.test("resume continues exactly where an interrupted run stopped", async () 
       const x = full.history[i].trainLoss, y = resumed.history[i].trainLoss;
       assert.ok(Math.abs(x - y) <= 1e-5 * Math.abs(x), `epoch ${i + 1}: ${x} vs ${y}`);
     }
+  } finally {
+    await Deno.remove(a, { recursive: true });
+    await Deno.remove(b, { recursive: true });
+  }
+});
+
+Deno.test("with ema, validation and last/ema use the average, and resume continues it exactly", async () => {
+  const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
+  try {
+    const source = await fixtureSource();
+    const cfg = {
+      epochs: 4,
+      batch: 2,
+      lr: 1e-3,
+      seed: 5,
+      loss: "mse" as const,
+      meta,
+      quiet: true,
+      log: () => {},
+      ema: 0.9,
+    };
+    const full = await train(buildPart1({ seed: 5 }), source, { ...cfg, outDir: a, resume: false });
+    await train(buildPart1({ seed: 5 }), source, { ...cfg, epochs: 2, outDir: b, resume: false });
+    const resumed = await train(buildPart1({ seed: 99 }), source, {
+      ...cfg,
+      outDir: b,
+      resume: true,
+    });
+    for (let i = 0; i < 4; i++) {
+      const x = full.history[i].valLoss, y = resumed.history[i].valLoss;
+      assert.ok(Math.abs(x - y) <= 1e-5 * Math.abs(x), `epoch ${i + 1}: ${x} vs ${y}`);
+    }
+    const read = async (dir: string): Promise<Float32Array[]> => {
+      const { model } = await loadModelFolder(dir);
+      const out = await Promise.all(
+        model.getWeights().map(async (w) => await w.data() as Float32Array),
+      );
+      model.dispose();
+      return out;
+    };
+    const [avgA, avgB, rawA] = [
+      await read(`${a}/last/ema`),
+      await read(`${b}/last/ema`),
+      await read(`${a}/last`),
+    ];
+    avgA.forEach((w, i) =>
+      w.forEach((v, k) => assert.ok(Math.abs(v - avgB[i][k]) < 1e-5, `${i}[${k}]`))
+    );
+    assert.ok(
+      avgA.some((w, i) => w.some((v, k) => Math.abs(v - rawA[i][k]) > 1e-6)),
+      "the average differs from the raw weights",
+    );
+    // The validation loss reported is the average's: predicting with last/ema reproduces it.
+    const { model: avgModel } = await loadModelFolder(`${a}/last/ema`);
+    const { pred, target } = await predictAll(avgModel, source);
+    avgModel.dispose();
+    const mse = pred.reduce((s, v, i) => s + (v - target[i]) ** 2, 0) / pred.length;
+    assert.ok(
+      Math.abs(mse - full.history[3].valMse) < 1e-6 * Math.max(1, mse),
+      `${mse} vs ${full.history[3].valMse}`,
+    );
   } finally {
     await Deno.remove(a, { recursive: true });
     await Deno.remove(b, { recursive: true });

@@ -125,6 +125,8 @@ export interface Part3Options {
   teacherWeight?: number;
   /** The teacher's points are flip-averaged (it also reads the mirrored inputs). */
   teacherFlip?: boolean;
+  /** Decay per step of a moving average of the weights, validated and saved (off when absent). */
+  ema?: number;
 }
 
 /** A face prepared for training or validation. */
@@ -589,6 +591,7 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
     head: o.head,
     workers: o.workers,
     backend: o.backend.name,
+    ema: o.ema,
     valMetrics: (pred) => {
       const m = faceMetrics(pred, valFaces, size);
       return { nme: m.nme, fr8: m.failureRate, maePx: m.maePixels };

@@ -4,7 +4,10 @@
  * JSON lines, the best-by-validation checkpoint and a resumable last one.
  *
  * Output folder layout: `best/` (model), `last/` (model, optimizer,
- * `state.json`), `metrics.jsonl`.
+ * `state.json`, and with `ema` the averaged model in `last/ema/`),
+ * `metrics.jsonl`. With `ema`, validation, `best/` and `last/ema/` use the
+ * moving average of the weights (`weight_ema.ts`); `last/` keeps the
+ * optimizer's own weights to resume from.
  *
  * @module
  */
@@ -26,6 +29,7 @@ import { createOptimizer } from "../backends/optimizer.ts";
 import { trainingLossFromSpec } from "../head/training_loss.ts";
 import { createProgress } from "../util/progress.ts";
 import { createRng, type Rng, shuffle } from "../util/random.ts";
+import { createWeightEma, type WeightEma } from "./weight_ema.ts";
 
 /** A batch of inputs (NHWC, normalised) and targets (normalised coordinates). */
 export interface Batch {
@@ -119,6 +123,12 @@ export interface TrainConfig {
   log?: (line: string) => void;
   /** Hide the progress bar. */
   quiet?: boolean;
+  /**
+   * Decay per step of an exponential moving average of the weights
+   * (e.g. 0.999: a memory of about 1000 steps); validated and saved in
+   * place of the raw weights. Off when absent.
+   */
+  ema?: number;
 }
 
 /** One epoch's record in `metrics.jsonl`. */
@@ -156,6 +166,7 @@ interface State {
   rng: number;
   history: EpochRecord[];
   bestValLoss: number;
+  emaCount?: number;
 }
 
 /**
@@ -236,6 +247,7 @@ async function saveLast(
   optimizer: tf.Optimizer,
   state: State,
   cfg: TrainConfig,
+  ema: WeightEma | null,
 ): Promise<void> {
   // Write a complete new folder, then swap it in, so an interrupted save
   // never leaves a half-written `last`.
@@ -243,6 +255,7 @@ async function saveLast(
   const tmp = `${dir}/last.tmp`;
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await model.save(folderSaver(tmp, cfg.meta));
+  if (ema) await ema.withAverage(() => model.save(folderSaver(`${tmp}/ema`, cfg.meta)));
   await saveOptimizer(optimizer, tmp);
   await writeFileAtomic(`${tmp}/state.json`, JSON.stringify(state));
   await Deno.remove(`${dir}/last.old`, { recursive: true }).catch(() => {});
@@ -299,6 +312,17 @@ export async function train(
     state = saved;
     log(`resumed from ${lastDir} after epoch ${state.epoch}`);
   }
+  let ema: WeightEma | null = null;
+  if (cfg.ema !== undefined) {
+    if (cfg.resume && state.emaCount !== undefined) {
+      const { model: avg } = await loadModelFolder(`${cfg.outDir}/last/ema`);
+      ema = createWeightEma(model, cfg.ema, avg.getWeights(), state.emaCount);
+      avg.dispose();
+    } else {
+      ema = createWeightEma(model, cfg.ema);
+    }
+    log(`weight averaging: EMA decay ${cfg.ema} per step (validated and saved)`);
+  }
   const rng = createRng(state.rng);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   let dp: DataParallel | null = null;
@@ -343,6 +367,7 @@ export async function train(
           v = (await cost.data())[0];
           tf.dispose([x, y, cost]);
         }
+        ema?.update();
         trainMs += performance.now() - ts;
         if (!Number.isFinite(v)) {
           throw new Error(
@@ -362,7 +387,9 @@ export async function train(
           );
         }
       }
-      const { pred, target } = await predictAll(model, source);
+      const { pred, target } = ema
+        ? await ema.withAverage(() => predictAll(model, source))
+        : await predictAll(model, source);
       const valLoss = hostLoss(cfg.loss, pred, target, cfg.lossBeta);
       const record: EpochRecord = {
         epoch: epoch + 1,
@@ -378,15 +405,18 @@ export async function train(
       state.history.push(record);
       state.epoch = epoch + 1;
       state.rng = rng.state();
+      if (ema) state.emaCount = ema.count();
       const improved = valLoss < state.bestValLoss;
       if (improved) {
         state.bestValLoss = valLoss;
-        await model.save(folderSaver(`${cfg.outDir}/best`, {
-          ...cfg.meta,
-          extra: { ...cfg.meta.extra, ...record },
-        }));
+        const saveBest = () =>
+          model.save(folderSaver(`${cfg.outDir}/best`, {
+            ...cfg.meta,
+            extra: { ...cfg.meta.extra, ...record },
+          }));
+        await (ema ? ema.withAverage(saveBest) : saveBest());
       }
-      await saveLast(model, optimizer, state, cfg);
+      await saveLast(model, optimizer, state, cfg, ema);
       await writeFileAtomic(
         `${cfg.outDir}/metrics.jsonl`,
         state.history.map((r) => JSON.stringify(r)).join("\n") + "\n",
@@ -415,6 +445,7 @@ export async function train(
     }
   } finally {
     dp?.close();
+    ema?.dispose();
   }
   optimizer.dispose();
   const best = state.history.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
