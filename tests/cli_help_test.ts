@@ -84,6 +84,11 @@ Deno.test("train part3 rejects a bad choice value with a usage hint and exit 2",
     assert.match(r.stderr, new RegExp(`${bad[0]}: use .*`), `${bad[0]} not named`);
     assert.match(r.stderr, /main\.ts train --help/);
   }
+  for (const bad of ["1", "0", "x"]) {
+    const r = await run(["main.ts", "train", "part3", "--ema", bad]);
+    assert.equal(r.code, 2, `--ema ${bad}: exit ${r.code}\n${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`--ema: a decay between 0 and 1 .*got "${bad}"`));
+  }
 });
 
 Deno.test("parseCli: values, positionals, help and usage errors", () => {
