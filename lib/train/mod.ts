@@ -8,3 +8,4 @@
 export * from "./data_parallel.ts";
 export * from "./keypoint_source.ts";
 export * from "./loop.ts";
+export * from "./weight_ema.ts";
