@@ -18,7 +18,8 @@ import { exportOnnxFile } from "../lib/onnx/export.ts";
 const USAGE =
   `usage: deno run -A tasks/ship.ts --run DIR --name NAME [--checkpoint best|last] [--command "..."] [--notes "..."]
   copy a run's best (or last) model into models/NAME with its model card and ONNX file;
-  last: the final epoch, no epoch picked on the validation set`;
+  last: the final epoch, no epoch picked on the validation set (a run trained with --ema:
+  the moving average of the weights, last/ema)`;
 
 const TERMS: Record<string, string> = {
   imm58:
@@ -51,11 +52,12 @@ tf.env().set("PROD", true);
 await tf.setBackend("cpu");
 const dest = `models/${values.name}`;
 await ensureDir(dest);
+// A run trained with --ema keeps the moving average of its last weights in last/ema.
+const averaged = values.checkpoint === "last" &&
+  (await Deno.stat(`${values.run}/last/ema/model.json`).catch(() => null)) !== null;
+const source = averaged ? `${values.run}/last/ema` : `${values.run}/${values.checkpoint}`;
 for (const f of ["weights.bin", "model.json"]) {
-  await writeFileAtomic(
-    `${dest}/${f}`,
-    await Deno.readFile(`${values.run}/${values.checkpoint}/${f}`),
-  );
+  await writeFileAtomic(`${dest}/${f}`, await Deno.readFile(`${source}/${f}`));
 }
 const { bytes: onnxBytes } = await exportOnnxFile(dest, `${dest}/model.onnx`);
 const json = JSON.parse(await Deno.readTextFile(`${dest}/model.json`));
@@ -115,7 +117,7 @@ ${values.notes}
 
 ## Results (${
   values.checkpoint === "last"
-    ? `last epoch, ${last.epoch}`
+    ? `last epoch, ${last.epoch}${averaged ? ", the moving average of the weights" : ""}`
     : `best validation epoch ${summary.bestEpoch}`
 })
 
