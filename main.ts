@@ -68,7 +68,10 @@ const TRAIN_USAGE = `usage: main.ts train part1|part2|part3 [options]
     --teacher-weight X  the teacher's share in the targets (0.5)
     --teacher-flip    the teacher's points are flip-averaged (it also reads the mirrored faces)
     --ema D           validate and save a moving average of the weights, decay D per step
-                      (e.g. 0.999); the average is in <out>/best and <out>/last/ema`;
+                      (e.g. 0.999); the average is in <out>/best and <out>/last/ema
+    --recalibrate-bn  after training, re-estimate the final model's batch-norm statistics on the
+                      un-augmented training crops: <out>/recalibrated (--resume a finished run
+                      with it to recalibrate that run)`;
 
 const EVAL_USAGE =
   `usage: main.ts eval --model DIR [--data DIR ...] [--pictures DIR] [--flip] [--backend B]
@@ -185,6 +188,7 @@ async function trainPart3(args: string[]): Promise<void> {
     "teacher-weight": { type: "string" },
     "teacher-flip": { type: "boolean", default: false },
     ema: { type: "string" },
+    "recalibrate-bn": { type: "boolean", default: false },
   }, TRAIN_USAGE);
   if (values.arch !== "unet" && values.arch !== "lite") {
     throw usageError(`--arch: use unet or lite, got "${values.arch}"`, TRAIN_USAGE);
@@ -243,6 +247,7 @@ async function trainPart3(args: string[]): Promise<void> {
       : num(values["teacher-weight"], 0.5, "teacher-weight"),
     teacherFlip: values["teacher-flip"],
     ema: values.ema === undefined ? undefined : parseEma(values.ema),
+    recalibrateBn: values["recalibrate-bn"],
   });
   console.log(JSON.stringify(summary, null, 2));
 }

@@ -16,10 +16,11 @@ import { ensureDir, writeFileAtomic } from "../lib/util/fs_util.ts";
 import { exportOnnxFile } from "../lib/onnx/export.ts";
 
 const USAGE =
-  `usage: deno run -A tasks/ship.ts --run DIR --name NAME [--checkpoint best|last] [--command "..."] [--notes "..."]
+  `usage: deno run -A tasks/ship.ts --run DIR --name NAME [--checkpoint best|last|recalibrated] [--command "..."] [--notes "..."]
   copy a run's best (or last) model into models/NAME with its model card and ONNX file;
   last: the final epoch, no epoch picked on the validation set (a run trained with --ema:
-  the moving average of the weights, last/ema)`;
+  the moving average of the weights, last/ema); recalibrated: the last model with its batch norm
+  re-estimated on un-augmented training crops (train --recalibrate-bn)`;
 
 const TERMS: Record<string, string> = {
   imm58:
@@ -40,8 +41,10 @@ const { values } = parseOrExit(Deno.args, {
   notes: { type: "string", default: "" },
   checkpoint: { type: "string", default: "best" },
 }, USAGE);
-if (values.checkpoint !== "best" && values.checkpoint !== "last") {
-  console.error(`error: --checkpoint: use best or last, got "${values.checkpoint}"\n${USAGE}`);
+if (!["best", "last", "recalibrated"].includes(values.checkpoint!)) {
+  console.error(
+    `error: --checkpoint: use best, last or recalibrated, got "${values.checkpoint}"\n${USAGE}`,
+  );
   Deno.exit(2);
 }
 if (!values.run || !values.name) {
@@ -69,7 +72,26 @@ const weightBytes = (await Deno.stat(`${dest}/weights.bin`)).size;
 const params = weightBytes / 4;
 // The last epoch's own record when shipping `last` (the summary describes `best`).
 const last = history[history.length - 1];
-const shown = values.checkpoint === "last"
+const rec = summary.recalibrated;
+if (values.checkpoint === "recalibrated" && !rec) {
+  console.error(
+    `error: ${values.run}/summary.json has no recalibrated figures (train --recalibrate-bn)`,
+  );
+  Deno.exit(1);
+}
+const shown = values.checkpoint === "recalibrated"
+  ? {
+    backend: summary.backend,
+    model: summary.model,
+    trainFaces: summary.trainFaces,
+    valFaces: summary.valFaces,
+    epoch: last.epoch,
+    recalibratedFrom: rec.from,
+    nmePercent: rec.nmePercent,
+    failureRatePercent: rec.failureRatePercent,
+    auc8: rec.auc8,
+  }
+  : values.checkpoint === "last"
   ? {
     backend: summary.backend,
     model: summary.model,
@@ -116,7 +138,9 @@ ${values.command}
 ${values.notes}
 
 ## Results (${
-  values.checkpoint === "last"
+  values.checkpoint === "recalibrated"
+    ? `last epoch, ${last.epoch}, batch norm recalibrated on the un-augmented training crops`
+    : values.checkpoint === "last"
     ? `last epoch, ${last.epoch}${averaged ? ", the moving average of the weights" : ""}`
     : `best validation epoch ${summary.bestEpoch}`
 })

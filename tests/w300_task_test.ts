@@ -192,6 +192,7 @@ Deno.test("Part 3 trains on mixed fixtures (grayscale JPEG, alpha PNG, 16-bit PN
       decay: "cosine",
       backend,
       quiet: true,
+      recalibrateBn: true,
     });
     assert.equal(summary.trainFaces, 4);
     assert.equal(summary.valFaces, 1);
@@ -208,6 +209,11 @@ Deno.test("Part 3 trains on mixed fixtures (grayscale JPEG, alpha PNG, 16-bit PN
       Math.abs(m.nme * 100 - summary.nmePercent) < 1e-3,
       "eval reproduces the training summary",
     );
+    // The recalibrated final model: its own folder, and eval reproduces its figure.
+    assert.equal(summary.recalibrated?.from, `${out}/last`);
+    const mr = await evaluateFolder(`${out}/recalibrated`, [`${root}/helen_testset`]);
+    assert.ok(Math.abs(mr.nme * 100 - summary.recalibrated!.nmePercent) < 1e-3);
+    assert.throws(() => Deno.statSync(`${out}/recalibrated.tmp`), "no temporary folder left");
     // Flip averaging reads the mirrored crop too: an untrained net is not
     // mirror-consistent, so the figure moves (and stays finite).
     const mf = await evaluateFolder(`${out}/best`, [`${root}/helen_testset`], undefined, true);

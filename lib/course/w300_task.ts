@@ -53,6 +53,7 @@ import type { Rng } from "../util/random.ts";
 import { createRng } from "../util/random.ts";
 import type { Sample } from "../data/sample.ts";
 import { type Batch, type BatchSource, predictAll, train } from "../train/loop.ts";
+import { centreCropBatches, recalibrateFolder } from "../train/bn_recalibrate.ts";
 import { load300w, W300_SPLIT } from "../data/w300.ts";
 import { headPose } from "../analyze/head_pose.ts";
 import { REGIONS_68 } from "../analyze/regions.ts";
@@ -127,6 +128,11 @@ export interface Part3Options {
   teacherFlip?: boolean;
   /** Decay per step of a moving average of the weights, validated and saved (off when absent). */
   ema?: number;
+  /**
+   * After training, re-estimate the final model's batch-norm statistics on
+   * the un-augmented training crops and write it to `<out>/recalibrated`.
+   */
+  recalibrateBn?: boolean;
 }
 
 /** A face prepared for training or validation. */
@@ -471,6 +477,8 @@ export interface Part3Summary {
   loaderImagesPerSec: number;
   /** Total training seconds. */
   trainSeconds: number;
+  /** With `recalibrateBn`: the recalibrated final model's validation figures. */
+  recalibrated?: { from: string; nmePercent: number; failureRatePercent: number; auc8: number };
 }
 
 /**
@@ -600,6 +608,31 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
   const trainSeconds = (performance.now() - ts) / 1000;
   distilled?.dispose();
   teacher?.dispose();
+  let recalibrated: Part3Summary["recalibrated"];
+  if (o.recalibrateBn) {
+    // The final weights (their moving average with --ema), not an epoch picked on validation.
+    const from = await Deno.stat(`${o.out}/last/ema/model.json`).then(() => `${o.out}/last/ema`)
+      .catch(() => `${o.out}/last`);
+    const rec = await recalibrateFolder(
+      from,
+      `${o.out}/recalibrated`,
+      centreCropBatches(trainFaces.map((f) => f.image), size),
+      [size, size, o.channels],
+    );
+    const rm = faceMetrics((await predictAll(rec, source)).pred, valFaces, size);
+    rec.dispose();
+    recalibrated = {
+      from,
+      nmePercent: rm.nme * 100,
+      failureRatePercent: rm.failureRate * 100,
+      auc8: rm.auc8,
+    };
+    console.log(
+      `batch norm recalibrated on ${trainFaces.length} un-augmented training crops: ` +
+        `${o.out}/recalibrated (from ${from}), NME ${recalibrated.nmePercent.toFixed(3)} %, ` +
+        `FR@8 ${recalibrated.failureRatePercent.toFixed(2)} %`,
+    );
+  }
   const { model: best } = await loadModelFolder(`${o.out}/best`);
   const { pred } = await predictAll(best, source);
   const m = faceMetrics(pred, valFaces, size);
@@ -616,6 +649,7 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
     imagesPerSec: mean(result.history.map((r) => r.imagesPerSec)),
     loaderImagesPerSec,
     trainSeconds,
+    ...(recalibrated ? { recalibrated } : {}),
   };
   await writeFileAtomic(`${o.out}/summary.json`, JSON.stringify(summary, null, 2));
   await writePart3Pictures(o, result.history, valFaces, pred, m, trainFaces);

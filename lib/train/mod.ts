@@ -7,5 +7,6 @@
 
 export * from "./data_parallel.ts";
 export * from "./keypoint_source.ts";
+export * from "./bn_recalibrate.ts";
 export * from "./loop.ts";
 export * from "./weight_ema.ts";
