@@ -79,13 +79,16 @@ if (values.checkpoint === "recalibrated" && !rec) {
   );
   Deno.exit(1);
 }
+const common = {
+  backend: summary.backend,
+  model: summary.model,
+  trainFaces: summary.trainFaces,
+  valFaces: summary.valFaces,
+  epoch: last.epoch,
+};
 const shown = values.checkpoint === "recalibrated"
   ? {
-    backend: summary.backend,
-    model: summary.model,
-    trainFaces: summary.trainFaces,
-    valFaces: summary.valFaces,
-    epoch: last.epoch,
+    ...common,
     recalibratedFrom: rec.from,
     nmePercent: rec.nmePercent,
     failureRatePercent: rec.failureRatePercent,
@@ -93,11 +96,7 @@ const shown = values.checkpoint === "recalibrated"
   }
   : values.checkpoint === "last"
   ? {
-    backend: summary.backend,
-    model: summary.model,
-    trainFaces: summary.trainFaces,
-    valFaces: summary.valFaces,
-    epoch: last.epoch,
+    ...common,
     nmePercent: last.nme * 100,
     failureRatePercent: last.fr8 * 100,
     maePixels: last.maePx,

@@ -78,27 +78,37 @@ Deno.test("a short training run on fixtures lowers the loss without leaking tens
   }
 });
 
+/**
+ * Trains 4 epochs into `a`, and 2 epochs into `b` then resumes it to 4 (from
+ * a differently seeded model, so only the checkpoint can make them agree).
+ */
+async function runAndResume(a: string, b: string, ema?: number) {
+  const source = await fixtureSource();
+  const cfg = {
+    epochs: 4,
+    batch: 2,
+    lr: 1e-3,
+    seed: 5,
+    loss: "mse" as const,
+    meta,
+    quiet: true,
+    log: () => {},
+    ema,
+  };
+  const full = await train(buildPart1({ seed: 5 }), source, { ...cfg, outDir: a, resume: false });
+  await train(buildPart1({ seed: 5 }), source, { ...cfg, epochs: 2, outDir: b, resume: false });
+  const resumed = await train(buildPart1({ seed: 99 }), source, {
+    ...cfg,
+    outDir: b,
+    resume: true,
+  });
+  return { source, full, resumed };
+}
+
 Deno.test("resume continues exactly where an interrupted run stopped", async () => {
   const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
   try {
-    const source = await fixtureSource();
-    const cfg = {
-      epochs: 4,
-      batch: 2,
-      lr: 1e-3,
-      seed: 5,
-      loss: "mse" as const,
-      meta,
-      quiet: true,
-      log: () => {},
-    };
-    const full = await train(buildPart1({ seed: 5 }), source, { ...cfg, outDir: a, resume: false });
-    await train(buildPart1({ seed: 5 }), source, { ...cfg, epochs: 2, outDir: b, resume: false });
-    const resumed = await train(buildPart1({ seed: 99 }), source, {
-      ...cfg,
-      outDir: b,
-      resume: true,
-    });
+    const { full, resumed } = await runAndResume(a, b);
     assert.equal(resumed.history.length, 4);
     for (let i = 0; i < 4; i++) {
       const x = full.history[i].trainLoss, y = resumed.history[i].trainLoss;
@@ -113,25 +123,7 @@ Deno.test("resume continues exactly where an interrupted run stopped", async () 
 Deno.test("with ema, validation and last/ema use the average, and resume continues it exactly", async () => {
   const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
   try {
-    const source = await fixtureSource();
-    const cfg = {
-      epochs: 4,
-      batch: 2,
-      lr: 1e-3,
-      seed: 5,
-      loss: "mse" as const,
-      meta,
-      quiet: true,
-      log: () => {},
-      ema: 0.9,
-    };
-    const full = await train(buildPart1({ seed: 5 }), source, { ...cfg, outDir: a, resume: false });
-    await train(buildPart1({ seed: 5 }), source, { ...cfg, epochs: 2, outDir: b, resume: false });
-    const resumed = await train(buildPart1({ seed: 99 }), source, {
-      ...cfg,
-      outDir: b,
-      resume: true,
-    });
+    const { source, full, resumed } = await runAndResume(a, b, 0.9);
     for (let i = 0; i < 4; i++) {
       const x = full.history[i].valLoss, y = resumed.history[i].valLoss;
       assert.ok(Math.abs(x - y) <= 1e-5 * Math.abs(x), `epoch ${i + 1}: ${x} vs ${y}`);

@@ -92,16 +92,20 @@ Deno.test("augmented training crops keep a drawn dot under its keypoint", () => 
   }
 });
 
-Deno.test("augmentFace with the degrade preset keeps the undegraded image as clean", () => {
+/** A 120x100 grey-ramp image with one face. */
+function textured() {
   const w = 120, h = 100;
   const data = Float32Array.from({ length: w * h }, (_, i) => 40 + (i % 97));
-  const sample = {
+  return {
     name: "g",
     group: "g",
     image: { data, width: w, height: h, channels: 1 },
     points: face(60, 50, 25),
   };
-  const prepared = prepareTrainFace(sample, meta);
+}
+
+Deno.test("augmentFace with the degrade preset keeps the undegraded image as clean", () => {
+  const prepared = prepareTrainFace(textured(), meta);
   let changed = 0;
   for (let t = 0; t < 12; t++) {
     // Same seed: the degrade preset draws the same warp and colours first.
@@ -116,15 +120,7 @@ Deno.test("augmentFace with the degrade preset keeps the undegraded image as cle
 });
 
 Deno.test("augmentFace with the hands preset: same warp and points, a hand on about a quarter", () => {
-  const w = 120, h = 100;
-  const data = Float32Array.from({ length: w * h }, (_, i) => 40 + (i % 97));
-  const sample = {
-    name: "g",
-    group: "g",
-    image: { data, width: w, height: h, channels: 1 },
-    points: face(60, 50, 25),
-  };
-  const prepared = prepareTrainFace(sample, meta);
+  const prepared = prepareTrainFace(textured(), meta);
   let handed = 0;
   const draws = 40;
   for (let t = 0; t < draws; t++) {
