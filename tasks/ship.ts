@@ -14,6 +14,7 @@ import { parseOrExit } from "../lib/cli/args.ts";
 import * as tf from "@tensorflow/tfjs";
 import { ensureDir, writeFileAtomic } from "../lib/util/fs_util.ts";
 import { exportOnnxFile } from "../lib/onnx/export.ts";
+import { finalModelDir } from "../lib/train/loop.ts";
 
 const USAGE =
   `usage: deno run -A tasks/ship.ts --run DIR --name NAME [--checkpoint best|last|recalibrated] [--command "..."] [--notes "..."]
@@ -53,25 +54,7 @@ if (!values.run || !values.name) {
 }
 tf.env().set("PROD", true);
 await tf.setBackend("cpu");
-const dest = `models/${values.name}`;
-await ensureDir(dest);
-// A run trained with --ema keeps the moving average of its last weights in last/ema.
-const averaged = values.checkpoint === "last" &&
-  (await Deno.stat(`${values.run}/last/ema/model.json`).catch(() => null)) !== null;
-const source = averaged ? `${values.run}/last/ema` : `${values.run}/${values.checkpoint}`;
-for (const f of ["weights.bin", "model.json"]) {
-  await writeFileAtomic(`${dest}/${f}`, await Deno.readFile(`${source}/${f}`));
-}
-const { bytes: onnxBytes } = await exportOnnxFile(dest, `${dest}/model.onnx`);
-const json = JSON.parse(await Deno.readTextFile(`${dest}/model.json`));
-const meta = json.userDefinedMetadata.facekit;
 const summary = JSON.parse(await Deno.readTextFile(`${values.run}/summary.json`));
-const history = (await Deno.readTextFile(`${values.run}/metrics.jsonl`)).trim().split("\n")
-  .map((l) => JSON.parse(l));
-const weightBytes = (await Deno.stat(`${dest}/weights.bin`)).size;
-const params = weightBytes / 4;
-// The last epoch's own record when shipping `last` (the summary describes `best`).
-const last = history[history.length - 1];
 const rec = summary.recalibrated;
 if (values.checkpoint === "recalibrated" && !rec) {
   console.error(
@@ -79,6 +62,25 @@ if (values.checkpoint === "recalibrated" && !rec) {
   );
   Deno.exit(1);
 }
+const dest = `models/${values.name}`;
+await ensureDir(dest);
+// A run trained with --ema keeps the moving average of its last weights in last/ema.
+const source = values.checkpoint === "last"
+  ? await finalModelDir(values.run)
+  : `${values.run}/${values.checkpoint}`;
+const averaged = source.endsWith("/last/ema");
+for (const f of ["weights.bin", "model.json"]) {
+  await writeFileAtomic(`${dest}/${f}`, await Deno.readFile(`${source}/${f}`));
+}
+const { bytes: onnxBytes } = await exportOnnxFile(dest, `${dest}/model.onnx`);
+const json = JSON.parse(await Deno.readTextFile(`${dest}/model.json`));
+const meta = json.userDefinedMetadata.facekit;
+const history = (await Deno.readTextFile(`${values.run}/metrics.jsonl`)).trim().split("\n")
+  .map((l) => JSON.parse(l));
+const weightBytes = (await Deno.stat(`${dest}/weights.bin`)).size;
+const params = weightBytes / 4;
+// The last epoch's own record when shipping `last` (the summary describes `best`).
+const last = history[history.length - 1];
 const common = {
   backend: summary.backend,
   model: summary.model,

@@ -6,7 +6,7 @@ import { prepareImm, runImm } from "../lib/course/imm_task.ts";
 import { keypointSource } from "../lib/train/keypoint_source.ts";
 import { IMM58, IMM_NOSE_TIP } from "../lib/data/layouts.ts";
 import { buildPart1 } from "../lib/models/course_cnn.ts";
-import { predictAll, train } from "../lib/train/loop.ts";
+import { finalModelDir, predictAll, train } from "../lib/train/loop.ts";
 import { loadModelFolder } from "../lib/models/checkpoint.ts";
 
 const FIX = new URL("../fixtures/imm", import.meta.url).pathname;
@@ -109,6 +109,7 @@ Deno.test("resume continues exactly where an interrupted run stopped", async () 
   const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
   try {
     const { full, resumed } = await runAndResume(a, b);
+    assert.equal(await finalModelDir(a), `${a}/last`);
     assert.equal(resumed.history.length, 4);
     for (let i = 0; i < 4; i++) {
       const x = full.history[i].trainLoss, y = resumed.history[i].trainLoss;
@@ -124,6 +125,7 @@ Deno.test("with ema, validation and last/ema use the average, and resume continu
   const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
   try {
     const { source, full, resumed } = await runAndResume(a, b, 0.9);
+    assert.equal(await finalModelDir(a), `${a}/last/ema`);
     for (let i = 0; i < 4; i++) {
       const x = full.history[i].valLoss, y = resumed.history[i].valLoss;
       assert.ok(Math.abs(x - y) <= 1e-5 * Math.abs(x), `epoch ${i + 1}: ${x} vs ${y}`);

@@ -52,7 +52,7 @@ import type { RgbaImage } from "../image/rgba.ts";
 import type { Rng } from "../util/random.ts";
 import { createRng } from "../util/random.ts";
 import type { Sample } from "../data/sample.ts";
-import { type Batch, type BatchSource, predictAll, train } from "../train/loop.ts";
+import { type Batch, type BatchSource, finalModelDir, predictAll, train } from "../train/loop.ts";
 import { centreCropBatches, recalibrateFolder } from "../train/bn_recalibrate.ts";
 import { load300w, W300_SPLIT } from "../data/w300.ts";
 import { headPose } from "../analyze/head_pose.ts";
@@ -611,8 +611,7 @@ export async function runPart3(o: Part3Options): Promise<Part3Summary> {
   let recalibrated: Part3Summary["recalibrated"];
   if (o.recalibrateBn) {
     // The final weights (their moving average with --ema), not an epoch picked on validation.
-    const from = await Deno.stat(`${o.out}/last/ema/model.json`).then(() => `${o.out}/last/ema`)
-      .catch(() => `${o.out}/last`);
+    const from = await finalModelDir(o.out);
     const rec = await recalibrateFolder(
       from,
       `${o.out}/recalibrated`,

@@ -231,6 +231,20 @@ export async function predictAll(
   return { pred, target };
 }
 
+/**
+ * The folder of a run's final model: `<outDir>/last/ema` (the moving
+ * average) when the run was trained with `ema`, else `<outDir>/last`.
+ *
+ * @example
+ * ```ts ignore
+ * const dir = await finalModelDir("runs/part3");
+ * ```
+ */
+export async function finalModelDir(outDir: string): Promise<string> {
+  const averaged = await Deno.stat(`${outDir}/last/ema/model.json`).then(() => true, () => false);
+  return averaged ? `${outDir}/last/ema` : `${outDir}/last`;
+}
+
 async function readState(dir: string): Promise<State | null> {
   for (const d of [`${dir}/last`, `${dir}/last.old`]) {
     try {
